@@ -1,0 +1,57 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import utils
+from utils import env
+
+
+def test_pick_follows_fast_flag(monkeypatch):
+    monkeypatch.setattr(env, "FAST", True)
+    assert env.pick(full=10, fast=1) == 1
+    monkeypatch.setattr(env, "FAST", False)
+    assert env.pick(full=10, fast=1) == 10
+
+
+def test_fast_flag_reads_environment():
+    import os
+
+    assert utils.FAST == (os.environ.get("COURSE_FAST") == "1")
+
+
+def test_seed_everything_repeats_all_generators():
+    utils.seed_everything(123)
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    utils.seed_everything(123)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+
+
+@pytest.mark.parametrize("bad", ["1", 1.5, None, True])
+def test_seed_everything_rejects_non_int(bad):
+    with pytest.raises(TypeError, match="seed must be an int"):
+        utils.seed_everything(bad)
+
+
+def test_seed_worker_seeds_numpy_from_torch():
+    torch.manual_seed(7)
+    utils.seed_worker(0)
+    a = np.random.rand()
+    torch.manual_seed(7)
+    utils.seed_worker(0)
+    assert np.random.rand() == a
+
+
+def test_get_device_is_cpu_without_accelerator():
+    device = utils.get_device()
+    assert isinstance(device, torch.device)
+    if not torch.cuda.is_available():
+        assert device.type in ("cpu", "mps")
+
+
+def test_environment_report_names_versions_and_mode():
+    report = utils.environment_report()
+    assert torch.__version__ in report and "device" in report
+    assert ("FAST" in report) == utils.FAST
+    assert "\n" not in report

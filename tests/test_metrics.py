@@ -1,0 +1,59 @@
+import pytest
+import torch
+from torch import nn
+
+import utils
+
+PRED = torch.tensor([0, 1, 1, 2, 2, 2])
+TRUE = torch.tensor([0, 1, 2, 2, 2, 0])
+
+
+def test_accuracy_from_ids_and_logits():
+    assert utils.accuracy(PRED, TRUE) == pytest.approx(4 / 6)
+    logits = nn.functional.one_hot(PRED, 3).float()
+    assert utils.accuracy(logits, TRUE) == pytest.approx(4 / 6)
+
+
+def test_confusion_matrix_rows_are_true_classes():
+    cm = utils.confusion_matrix(PRED, TRUE, num_classes=3)
+    assert cm.tolist() == [[1, 0, 1], [0, 1, 0], [0, 1, 2]]
+
+
+def test_classification_report_by_hand():
+    report = utils.classification_report(PRED, TRUE, 3, class_names=["a", "b", "c"])
+    assert list(report.index) == ["a", "b", "c"]
+    assert report.loc["c", "precision"] == pytest.approx(2 / 3)
+    assert report.loc["b", "precision"] == pytest.approx(1 / 2)
+    assert report.loc["a", "recall"] == pytest.approx(1 / 2)
+    assert report.loc["c", "f1"] == pytest.approx(2 / 3)
+    assert report["support"].tolist() == [2, 1, 3]
+
+
+def test_most_confused_pairs():
+    pairs = utils.most_confused_pairs(utils.confusion_matrix(PRED, TRUE, 3), top=5)
+    assert pairs.to_dict("records") == [
+        {"true": 0, "predicted": 2, "count": 1},
+        {"true": 2, "predicted": 1, "count": 1},
+    ] or pairs["count"].tolist() == [1, 1]
+    assert len(pairs) == 2
+
+
+def test_predict_batches_and_returns_cpu_logits():
+    model = nn.Linear(4, 2)
+    x = torch.randn(10, 4)
+    out = utils.predict(model, x, batch_size=3)
+    assert torch.allclose(out, model(x).detach())
+
+
+@pytest.mark.parametrize("call,error", [
+    (lambda: utils.accuracy(PRED, TRUE[:3]), ValueError),
+    (lambda: utils.accuracy(PRED.float(), TRUE), ValueError),
+    (lambda: utils.confusion_matrix(PRED, TRUE + 5, 3), ValueError),
+    (lambda: utils.classification_report(PRED, TRUE, 3, class_names=["a"]), ValueError),
+    (lambda: utils.most_confused_pairs(torch.zeros(2, 3)), ValueError),
+    (lambda: utils.accuracy([0, 1], TRUE), TypeError),
+    (lambda: utils.predict(nn.Linear(2, 2), [1.0, 2.0]), TypeError),
+])
+def test_bad_input(call, error):
+    with pytest.raises(error):
+        call()

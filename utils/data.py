@@ -1,0 +1,205 @@
+"""Data for the course: the real MNIST shipped in ``data/``, datasets that need a download, and photos.
+
+MNIST is read straight from its original IDX files (checked against ``data/mnist/SHA256SUMS``), so
+every notebook works offline. Fashion-MNIST and CIFAR need the internet the first time; offline
+they raise :class:`DatasetUnavailableError` with one sentence, and notebooks carry on with MNIST.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+import socket
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT / "data"
+MNIST_DIR = DATA_DIR / "mnist"
+
+MNIST_MEAN = 0.1307
+"""Mean pixel value of the MNIST training images, scaled to [0, 1]."""
+MNIST_STD = 0.3081
+"""Standard deviation of the MNIST training pixels, scaled to [0, 1]."""
+
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+_RESTORE_HINT = (
+    "restore it with `git checkout -- data/mnist` (or copy it from the course repository's data/mnist/)"
+)
+_verified_files: set[Path] = set()
+
+
+class DataFileError(RuntimeError):
+    """A data file of the course is missing or does not match its published checksum."""
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A dataset that must be downloaded cannot be, usually because there is no internet."""
+
+
+def _expected_sha256(directory: Path) -> dict[str, str]:
+    sums_file = directory / "SHA256SUMS"
+    if not sums_file.exists():
+        raise DataFileError(f"{sums_file} is missing; {_RESTORE_HINT}")
+    pairs = (line.split() for line in sums_file.read_text().splitlines() if line.strip())
+    return {name.lstrip("*"): digest for digest, name in pairs}
+
+
+def _verify_once(path: Path) -> None:
+    """Check a file's SHA-256 against ``SHA256SUMS`` the first time this process reads it."""
+    if path in _verified_files:
+        return
+    if not path.exists():
+        raise DataFileError(f"MNIST file {path.name} is missing from {path.parent}; {_RESTORE_HINT}")
+    expected = _expected_sha256(path.parent).get(path.name)
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if expected is None or actual != expected:
+        raise DataFileError(
+            f"MNIST file {path.name} is corrupt (its SHA-256 does not match SHA256SUMS); {_RESTORE_HINT}"
+        )
+    _verified_files.add(path)
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Read a gzip-compressed IDX file (the MNIST format: magic, dimensions, then raw uint8)."""
+    data = gzip.decompress(path.read_bytes())
+    zero, dtype_code, ndim = data[0] | data[1], data[2], data[3]
+    if zero != 0 or dtype_code != 0x08:
+        raise DataFileError(f"{path.name} is not an unsigned-byte IDX file; {_RESTORE_HINT}")
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def load_mnist(split: str = "train", directory: Path | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Load the real MNIST split ``"train"`` (60,000 digits) or ``"test"`` (10,000 digits).
+
+    Returns ``(images, labels)``: a ``torch.uint8`` tensor of shape ``(N, 28, 28)`` and a
+    ``torch.int64`` tensor of shape ``(N,)``.
+
+    >>> images, labels = load_mnist("test")
+    >>> images.shape, labels[:3]
+    (torch.Size([10000, 28, 28]), tensor([7, 2, 1]))
+    """
+    if split not in MNIST_FILES:
+        raise ValueError(f"split must be one of {sorted(MNIST_FILES)}, got {split!r}")
+    folder = Path(directory) if directory is not None else MNIST_DIR
+    image_path, label_path = (folder / name for name in MNIST_FILES[split])
+    _verify_once(image_path)
+    _verify_once(label_path)
+    images = torch.from_numpy(_read_idx(image_path).copy())
+    labels = torch.from_numpy(_read_idx(label_path).astype(np.int64))
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DataFileError(f"MNIST {split} files disagree in shape; {_RESTORE_HINT}")
+    return images, labels
+
+
+def to_float_images(images: torch.Tensor) -> torch.Tensor:
+    """Turn ``uint8`` images ``(N, H, W)`` into ``float32`` ``(N, 1, H, W)`` scaled to [0, 1]."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"expected a torch.Tensor, got {type(images).__name__}")
+    if images.dtype != torch.uint8 or images.ndim != 3:
+        raise ValueError(
+            f"expected uint8 images of shape (N, H, W), got {images.dtype} of shape {tuple(images.shape)}"
+        )
+    return images.unsqueeze(1).float().div_(255.0)
+
+
+def mnist_torchvision_root(root: Path | str | None = None) -> Path:
+    """Lay the shipped MNIST out where ``torchvision.datasets.MNIST(root, download=False)`` finds it.
+
+    torchvision looks for the four uncompressed IDX files in ``<root>/MNIST/raw/``. They are written
+    once (about 55 MB, git-ignored under ``data/torchvision``) and the root is returned.
+
+    >>> from torchvision.datasets import MNIST
+    >>> test_set = MNIST(mnist_torchvision_root(), train=False, download=False)
+    """
+    root = Path(root) if root is not None else DATA_DIR / "torchvision"
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for names in MNIST_FILES.values():
+        for name in names:
+            source = MNIST_DIR / name
+            target = raw / name.removesuffix(".gz")
+            if not target.exists():
+                _verify_once(source)
+                with gzip.open(source, "rb") as compressed, open(target, "wb") as plain:
+                    shutil.copyfileobj(compressed, plain)
+    return root
+
+
+def internet_available(host: str = "github.com", port: int = 443, timeout: float = 3.0) -> bool:
+    """Return True if a TCP connection to ``host`` opens within ``timeout`` seconds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+ONLINE_DATASETS = {
+    "fashion_mnist": "FashionMNIST",
+    "cifar10": "CIFAR10",
+    "cifar100": "CIFAR100",
+}
+
+
+def load_online_dataset(
+    name: str,
+    train: bool = True,
+    transform: Callable[[Any], Any] | None = None,
+    root: Path | str | None = None,
+) -> torch.utils.data.Dataset:
+    """Load Fashion-MNIST, CIFAR-10 or CIFAR-100 through torchvision, downloading it when needed.
+
+    A copy already under ``root`` (default ``data/torchvision``) is used offline. Otherwise, with no
+    internet, :class:`DatasetUnavailableError` says so in one sentence.
+
+    >>> try:
+    ...     cifar = load_online_dataset("cifar10", train=False)
+    ... except DatasetUnavailableError as error:
+    ...     print(error)   # offline: carry on with MNIST
+    """
+    import torchvision.datasets
+
+    if name not in ONLINE_DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(ONLINE_DATASETS)}")
+    dataset_class = getattr(torchvision.datasets, ONLINE_DATASETS[name])
+    root = Path(root) if root is not None else DATA_DIR / "torchvision"
+    try:
+        return dataset_class(root, train=train, transform=transform, download=False)
+    except RuntimeError:
+        pass  # not downloaded yet
+    unavailable = DatasetUnavailableError(
+        f"{name} is not in {root} and needs an internet connection to download; "
+        "offline, use the real MNIST that ships with the course (utils.load_mnist)."
+    )
+    if not internet_available():
+        raise unavailable
+    try:
+        return dataset_class(root, train=train, transform=transform, download=True)
+    except (OSError, RuntimeError) as error:  # URLError is an OSError
+        raise unavailable from error
+
+
+SKIMAGE_PHOTOS = ("astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon", "horse", "page")
+"""scikit-image photos that ship inside its wheel, so they load offline."""
+
+
+def skimage_photo(name: str) -> np.ndarray:
+    """Return one of scikit-image's bundled photos as a NumPy array (``uint8`` or ``bool``).
+
+    >>> skimage_photo("astronaut").shape
+    (512, 512, 3)
+    """
+    if name not in SKIMAGE_PHOTOS:
+        raise ValueError(f"unknown photo {name!r}; bundled photos are {', '.join(SKIMAGE_PHOTOS)}")
+    import skimage.data
+
+    return np.asarray(getattr(skimage.data, name)())

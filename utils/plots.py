@@ -1,0 +1,158 @@
+"""Figures the notebooks share: image grids, training curves, confusion matrices, filters, feature maps.
+
+Every function draws into a new figure (or the ``ax`` it is given) and returns the figure, so a
+notebook can add to it or save it. Colours are viridis/tab10: readable for colour-blind students
+and on a projector.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+
+def _as_image(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """``(C, H, W)`` tensor or ``(H, W[, C])`` array -> ``(H, W)`` or ``(H, W, C)`` array for imshow."""
+    array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
+        array = array.transpose(1, 2, 0)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3):
+        raise ValueError(f"expected one image (H, W), (C, H, W) or (H, W, C), got shape {array.shape}")
+    return array
+
+
+def show_images(
+    images: torch.Tensor | Sequence,
+    labels: Sequence | None = None,
+    predictions: Sequence | None = None,
+    class_names: Sequence[str] | None = None,
+    ncols: int = 8,
+    title: str | None = None,
+    cmap: str = "gray",
+    size: float = 1.4,
+) -> plt.Figure:
+    """A grid of images, each captioned with its label and, if given, the prediction.
+
+    A wrong prediction is captioned in red as ``pred (true)``; a right one in black.
+    """
+    n = len(images)
+    if n == 0:
+        raise ValueError("no images to show")
+    for name, values in (("labels", labels), ("predictions", predictions)):
+        if values is not None and len(values) != n:
+            raise ValueError(f"got {n} images but {len(values)} {name}")
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)), squeeze=False)
+    name = (lambda c: class_names[int(c)]) if class_names is not None else (lambda c: str(int(c)))
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(_as_image(images[i]), cmap=cmap)
+        if predictions is not None:
+            right = labels is None or int(predictions[i]) == int(labels[i])
+            caption = name(predictions[i]) if right or labels is None else f"{name(predictions[i])} ({name(labels[i])})"
+            ax.set_title(caption, fontsize=9, color="black" if right else "red")
+        elif labels is not None:
+            ax.set_title(name(labels[i]), fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "accuracy"), title: str | None = None) -> plt.Figure:
+    """Training curves from a ``fit`` history: one panel per metric, train and validation lines."""
+    if not isinstance(history, pd.DataFrame) or "epoch" not in history:
+        raise ValueError("expected the DataFrame returned by utils.fit (with an 'epoch' column)")
+    present = [m for m in metrics if f"train_{m}" in history or f"val_{m}" in history]
+    if not present:
+        raise ValueError(f"none of {list(metrics)} is in the history columns {list(history.columns)}")
+    fig, axes = plt.subplots(1, len(present), figsize=(4.5 * len(present), 3.4), squeeze=False)
+    for ax, metric in zip(axes.flat, present):
+        for split, style in (("train", "-o"), ("val", "-s")):
+            column = f"{split}_{metric}"
+            if column in history:
+                ax.plot(history["epoch"], history[column], style, label="validation" if split == "val" else split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(
+    matrix: torch.Tensor | np.ndarray, class_names: Sequence[str] | None = None, title: str = "Confusion matrix"
+) -> plt.Figure:
+    """Heat map of a confusion matrix (rows: true class, columns: predicted), counts written in cells."""
+    counts = matrix.cpu().numpy() if isinstance(matrix, torch.Tensor) else np.asarray(matrix)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(f"expected a square matrix, got shape {counts.shape}")
+    n = counts.shape[0]
+    names = list(class_names) if class_names is not None else [str(i) for i in range(n)]
+    fig, ax = plt.subplots(figsize=(0.55 * n + 2, 0.55 * n + 1.5))
+    shown = ax.imshow(np.log1p(counts), cmap="viridis")
+    for i in range(n):
+        for j in range(n):
+            bright = np.log1p(counts[i, j]) > 0.6 * np.log1p(counts.max())
+            ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=7, color="black" if bright else "white")
+    ax.set_xticks(range(n), names)
+    ax.set_yticks(range(n), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    fig.colorbar(shown, ax=ax, label="log(1 + count)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_filters(weight: torch.Tensor, ncols: int = 8, title: str = "Convolution filters") -> plt.Figure:
+    """Show each filter of a conv layer's weight ``(out, in, kH, kW)``; input channels are averaged."""
+    if not isinstance(weight, torch.Tensor) or weight.ndim != 4:
+        raise ValueError(f"expected a conv weight of shape (out, in, kH, kW), got {getattr(weight, 'shape', type(weight))}")
+    filters = weight.detach().cpu().mean(dim=1).numpy()
+    limit = float(np.abs(filters).max()) or 1.0
+    n = len(filters)
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.2 * nrows + 0.5), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            shown = ax.imshow(filters[i], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.set_title(f"#{i}", fontsize=8)
+    fig.suptitle(title)
+    fig.colorbar(shown, ax=axes, shrink=0.8, label="weight")
+    return fig
+
+
+def plot_feature_maps(maps: torch.Tensor, ncols: int = 8, title: str = "Feature maps", max_maps: int = 32) -> plt.Figure:
+    """Show the channels of one image's feature maps ``(C, H, W)`` (or ``(1, C, H, W)``)."""
+    if isinstance(maps, torch.Tensor) and maps.ndim == 4 and maps.shape[0] == 1:
+        maps = maps[0]
+    if not isinstance(maps, torch.Tensor) or maps.ndim != 3:
+        raise ValueError(f"expected feature maps of shape (C, H, W), got {getattr(maps, 'shape', type(maps))}")
+    maps = maps.detach().cpu()[:max_maps].numpy()
+    n = len(maps)
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.3 * nrows + 0.5), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(maps[i], cmap="viridis")
+            ax.set_title(f"ch {i}", fontsize=8)
+    fig.suptitle(f"{title} ({tuple(maps.shape[1:])} each)")
+    fig.tight_layout()
+    return fig
