@@ -156,10 +156,11 @@ def results_markdown() -> str:
 
 
 def replace_section(text: str, name: str, body: str) -> str:
-    pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(\n<!-- END {name} -->)", re.DOTALL)
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    pattern = re.compile(rf"{re.escape(begin)}.*?{re.escape(end)}", re.DOTALL)
     if not pattern.search(text):
-        raise ValueError(f"README.md has no <!-- BEGIN {name} --> ... <!-- END {name} --> section")
-    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+        raise ValueError(f"README.md has no {begin} ... {end} section")
+    return pattern.sub(lambda _: f"{begin}\n{body}\n{end}", text)
 
 
 def build() -> dict[Path, str]:

@@ -11,6 +11,7 @@ Organised by job, one module each:
 - ``utils.metrics``   predictions, accuracy, confusion matrix, per-class report
 - ``utils.plots``     image grids, curves, confusion matrices, filters, feature maps
 - ``utils.results``   recording each notebook's key figures
+- ``utils.scenes``    deterministic scenes of real MNIST digits (boxes, labels, masks)
 - ``utils.notebook``  the first and last cell of every notebook, exercise checks
 - ``utils.course``    the repository's GitHub slug and Colab links
 """
@@ -48,6 +49,7 @@ from utils.plots import (
     show_images,
 )
 from utils.results import load_results, record, results_dir, results_table
+from utils.scenes import NUM_SEMANTIC_CLASSES, Scenes, make_scenes
 from utils.training import (
     NonFiniteLossError,
     evaluate,
@@ -56,5 +58,7 @@ from utils.training import (
     save_checkpoint,
     train_one_epoch,
 )
+
+# Later weeks add their modules below this line (one import line each).
 
 __all__ = [name for name in dir() if not name.startswith("_")]
