@@ -9,7 +9,6 @@ STAMP  := $(VENV)/.installed-requirements
 # Create .venv and install requirements.txt; redone only when requirements.txt changes.
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
