@@ -107,3 +107,11 @@ def test_skimage_photo_bundled_and_unknown():
     assert photo.shape == (512, 512, 3) and photo.dtype.name == "uint8"
     with pytest.raises(ValueError, match="unknown photo 'lena'"):
         utils.skimage_photo("lena")
+
+
+def test_offline_message_shows_no_absolute_path(monkeypatch):
+    monkeypatch.setattr(data, "internet_available", lambda *a, **k: False)
+    with pytest.raises(utils.DatasetUnavailableError) as caught:
+        utils.load_online_dataset("cifar100")
+    assert str(data.REPO_ROOT) not in str(caught.value)
+    assert "data/torchvision" in str(caught.value)

@@ -176,8 +176,10 @@ def load_online_dataset(
         return dataset_class(root, train=train, transform=transform, download=False)
     except RuntimeError:
         pass  # not downloaded yet
+    # a path inside the course is shown relative to it: no absolute path of anyone's machine in outputs
+    shown_root = root.resolve().relative_to(REPO_ROOT) if root.resolve().is_relative_to(REPO_ROOT) else root.name
     unavailable = DatasetUnavailableError(
-        f"{name} is not in {root} and needs an internet connection to download; "
+        f"{name} is not in {shown_root} and needs an internet connection to download; "
         "offline, use the real MNIST that ships with the course (utils.load_mnist)."
     )
     if not internet_available():
