@@ -14,6 +14,8 @@ Organised by job, one module each:
 - ``utils.scenes``    deterministic scenes of real MNIST digits (boxes, labels, masks)
 - ``utils.notebook``  the first and last cell of every notebook, exercise checks
 - ``utils.course``    the repository's GitHub slug and Colab links
+- ``utils.tuning``    week 3: tunable CNN, learning-rate range test, schedules, searches, splits, seed summaries
+- ``utils.project``   week 10: image-folder checks, stratified split, export and reload, predict
 """
 
 from utils.augment import random_translate
@@ -29,13 +31,17 @@ from utils.data import (
     mnist_torchvision_root,
     skimage_photo,
     to_float_images,
+    write_image_folder,
 )
 from utils.env import FAST, environment_report, get_device, pick, seed_everything, seed_worker
 from utils.loaders import TensorLoader
 from utils.metrics import (
     accuracy,
+    calibration_bins,
     classification_report,
     confusion_matrix,
+    expected_calibration_error,
+    most_confident_mistakes,
     most_confused_pairs,
     predict,
 )
@@ -46,6 +52,7 @@ from utils.plots import (
     plot_feature_maps,
     plot_filters,
     plot_history,
+    plot_reliability_diagram,
     show_images,
 )
 from utils.results import load_results, record, results_dir, results_table
@@ -60,5 +67,7 @@ from utils.training import (
 )
 
 # Later weeks add their modules below this line (one import line each).
+from utils.tuning import (LogUniform, TunableCNN, few_shot_split, grid_configs, images_per_second, kfold_indices, lr_range_test, lr_schedule, random_affine, random_configs, suggest_lr, summarize_runs, train_steps, train_val_split)
+from utils.project import (IMAGE_EXTENSIONS, Normalize, export_model, folder_summary, imbalance_ratio, load_exported, load_images, load_split, predict_image, read_image, save_split, scan_image_folder, stratified_split)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -205,3 +205,46 @@ def skimage_photo(name: str) -> np.ndarray:
     import skimage.data
 
     return np.asarray(getattr(skimage.data, name)())
+
+
+def write_image_folder(
+    images: torch.Tensor | np.ndarray,
+    labels: torch.Tensor | np.ndarray | list[int],
+    root: Path | str,
+    class_names: list[str] | None = None,
+) -> Path:
+    """Write images as PNG files in the ``ImageFolder`` layout ``root/<class name>/<index>.png``.
+
+    ``images`` are ``uint8`` arrays ``(N, H, W)`` (grayscale) or ``(N, H, W, 3)`` (RGB); file names
+    are the images' positions, zero-padded. ``class_names[label]`` names each class folder; by
+    default ``"0"``, ``"1"``, ... zero-padded to the same width, so that
+    ``torchvision.datasets.ImageFolder`` (which sorts folder names) gives each class its own label
+    back, provided every class has at least one image (ImageFolder numbers the folders it finds).
+    PNG is lossless: reading a file back gives exactly the pixels written. Returns ``root``.
+
+    >>> images, labels = load_mnist("test")
+    >>> root = write_image_folder(images[:100], labels[:100], "/tmp/digits")   # /tmp/digits/7/00000.png, ...
+    """
+    from PIL import Image
+
+    array = images.numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    if array.dtype != np.uint8 or not (array.ndim == 3 or (array.ndim == 4 and array.shape[-1] == 3)):
+        raise ValueError(f"images must be uint8 of shape (N, H, W) or (N, H, W, 3), got {array.dtype} {array.shape}")
+    label_array = labels.numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if label_array.ndim != 1 or len(label_array) != len(array) or not np.issubdtype(label_array.dtype, np.integer):
+        raise ValueError(f"labels must be {len(array)} integers, one per image, got {label_array.dtype} {label_array.shape}")
+    if len(label_array) and label_array.min() < 0:
+        raise ValueError(f"labels must be >= 0, got {label_array.min()}")
+    num_classes = int(label_array.max()) + 1 if len(label_array) else 0
+    if class_names is None:
+        digits = len(str(max(num_classes - 1, 0)))
+        class_names = [str(i).zfill(digits) for i in range(num_classes)]
+    elif len(class_names) < num_classes or len(set(class_names)) != len(class_names):
+        raise ValueError(f"need {num_classes} distinct class names for labels up to {num_classes - 1}, got {class_names!r}")
+    root = Path(root)
+    width = len(str(max(len(array) - 1, 0)))
+    for i, (image, label) in enumerate(zip(array, label_array)):
+        folder = root / class_names[int(label)]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{str(i).zfill(width)}.png")
+    return root

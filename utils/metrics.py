@@ -99,3 +99,84 @@ def most_confused_pairs(matrix: torch.Tensor, top: int = 5) -> pd.DataFrame:
         if c > 0
     ]
     return pd.DataFrame(rows, columns=["true", "predicted", "count"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Calibration and the most confident mistakes (week 3)
+# --------------------------------------------------------------------------------------------------
+def _top_probabilities(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Confidence (largest softmax probability) and correctness (0/1) of each prediction."""
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not logits.is_floating_point():
+        raise ValueError(f"expected float logits of shape (N, C), got {getattr(logits, 'dtype', type(logits))} "
+                         f"{tuple(getattr(logits, 'shape', ()))}")
+    _check_labels("targets", targets, logits.shape[1])
+    if len(logits) != len(targets) or len(targets) == 0:
+        raise ValueError(f"expected as many logits as targets (at least one), got {len(logits)} and {len(targets)}")
+    confidences, predictions = logits.detach().float().softmax(dim=1).max(dim=1)
+    return confidences.cpu(), (predictions.cpu() == targets.cpu()).float()
+
+
+def calibration_bins(logits: torch.Tensor, targets: torch.Tensor, n_bins: int = 15) -> pd.DataFrame:
+    """The reliability diagram's numbers: predictions grouped by confidence into ``n_bins`` equal-width bins.
+
+    ``logits`` are the model's outputs ``(N, C)`` (softmax is applied here). A prediction with
+    confidence ``p`` falls in bin ``[lower, upper)`` (the last bin includes 1.0). One row per bin:
+    ``lower``, ``upper``, ``count``, ``confidence`` (mean confidence), ``accuracy`` (share correct)
+    and ``gap`` (accuracy minus confidence; negative means over-confident). Empty bins have NaN
+    means. A perfectly calibrated model has accuracy = confidence in every bin.
+    """
+    if not isinstance(n_bins, int) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
+    confidences, correct = _top_probabilities(logits, targets)
+    edges = torch.linspace(0, 1, n_bins + 1)
+    index = (torch.bucketize(confidences, edges, right=True) - 1).clamp(0, n_bins - 1)
+    count = torch.bincount(index, minlength=n_bins).double()
+    confidence = torch.bincount(index, weights=confidences.double(), minlength=n_bins) / count
+    accuracy_ = torch.bincount(index, weights=correct.double(), minlength=n_bins) / count
+    return pd.DataFrame(
+        {
+            "lower": edges[:-1].double().numpy(),
+            "upper": edges[1:].double().numpy(),
+            "count": count.long().numpy(),
+            "confidence": confidence.numpy(),
+            "accuracy": accuracy_.numpy(),
+            "gap": (accuracy_ - confidence).numpy(),
+        }
+    )
+
+
+def expected_calibration_error(logits: torch.Tensor, targets: torch.Tensor, n_bins: int = 15) -> float:
+    """Expected calibration error (Guo et al., 2017): ``sum_b (n_b / N) * |accuracy_b - confidence_b|``.
+
+    Computed from :func:`calibration_bins`, so it is the weighted mean length of the gaps drawn in
+    the reliability diagram. 0 is perfect; it agrees with torchmetrics' ``multiclass_calibration_error``
+    (which puts a confidence of exactly 1.0 into a bin of its own).
+    """
+    bins = calibration_bins(logits, targets, n_bins)
+    filled = bins[bins["count"] > 0]
+    return float((filled["count"] * filled["gap"].abs()).sum() / filled["count"].sum())
+
+
+def most_confident_mistakes(logits: torch.Tensor, targets: torch.Tensor, top: int = 10) -> pd.DataFrame:
+    """The ``top`` wrong predictions the model was most sure of, most confident first.
+
+    Columns: ``index`` (position in the data), ``true``, ``predicted``, ``confidence`` (softmax
+    probability of the predicted class) and ``true_probability``. Empty if there is no mistake.
+    """
+    if not isinstance(top, int) or top < 1:
+        raise ValueError(f"top must be a positive int, got {top!r}")
+    _top_probabilities(logits, targets)  # validates
+    probabilities = logits.detach().float().softmax(dim=1).cpu()
+    targets = targets.cpu()
+    confidences, predictions = probabilities.max(dim=1)
+    wrong = (predictions != targets).nonzero().flatten()
+    order = wrong[confidences[wrong].argsort(descending=True, stable=True)][:top]
+    return pd.DataFrame(
+        {
+            "index": order.numpy(),
+            "true": targets[order].numpy(),
+            "predicted": predictions[order].numpy(),
+            "confidence": confidences[order].numpy(),
+            "true_probability": probabilities[order, targets[order]].numpy(),
+        }
+    )

@@ -156,3 +156,43 @@ def plot_feature_maps(maps: torch.Tensor, ncols: int = 8, title: str = "Feature 
     fig.suptitle(f"{title} ({tuple(maps.shape[1:])} each)")
     fig.tight_layout()
     return fig
+
+
+def plot_reliability_diagram(
+    bins: pd.DataFrame, ece: float | None = None, title: str = "Reliability diagram"
+) -> plt.Figure:
+    """Accuracy against confidence per bin (from ``utils.calibration_bins``), with how many predictions each bin holds.
+
+    Blue bars are each bin's accuracy, orange lines its mean confidence, the hatched area the gap
+    between them. Bars reaching the diagonal mean a calibrated model; bars below it (accuracy lower
+    than confidence), an over-confident one. The lower panel counts predictions per bin on a log
+    scale (most land in the last bin for a good model), which says how much each bar can be trusted.
+    """
+    needed = {"lower", "upper", "count", "confidence", "accuracy"}
+    if not isinstance(bins, pd.DataFrame) or not needed <= set(bins.columns):
+        raise ValueError(f"expected the DataFrame returned by utils.calibration_bins (columns {sorted(needed)})")
+    width = (bins["upper"] - bins["lower"]).to_numpy()
+    left = bins["lower"].to_numpy()
+    filled = (bins["count"] > 0).to_numpy()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(4.8, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 1.2]})
+    accuracy = bins["accuracy"].to_numpy()[filled]
+    confidence = bins["confidence"].to_numpy()[filled]
+    top.bar(left[filled], accuracy, width=width[filled], align="edge", color=plt.cm.viridis(0.35),
+            edgecolor="black", linewidth=0.6, label="accuracy in bin")
+    top.bar(left[filled], confidence - accuracy, width=width[filled], bottom=accuracy, align="edge", facecolor="none",
+            edgecolor="tab:orange", hatch="///", linewidth=0.8, label="gap to mean confidence")
+    top.hlines(confidence, left[filled], left[filled] + width[filled], color="tab:orange", linewidth=2)
+    top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1.02)
+    top.set_ylabel("accuracy")
+    top.set_title(title if ece is None else f"{title}\nECE = {100 * ece:.2f}%")
+    top.legend(loc="upper left", fontsize=8)
+    top.grid(alpha=0.3)
+    bottom.bar(left, bins["count"].to_numpy(), width=width, align="edge", color="gray", edgecolor="black", linewidth=0.6)
+    bottom.set_yscale("symlog", linthresh=1)
+    bottom.set_xlabel("confidence (largest softmax probability)")
+    bottom.set_ylabel("predictions")
+    bottom.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

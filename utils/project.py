@@ -1,0 +1,387 @@
+"""A folder of images to a trained, exported model: the helpers of the final-project starter (week 10).
+
+The input is the ``ImageFolder`` layout, one sub-folder per class::
+
+    my_images/
+        cat/   0001.jpg  0002.png ...
+        dog/   ...
+
+:func:`scan_image_folder` opens every file once and reports what it found (unreadable files,
+exact duplicates, files that are not images) instead of crashing on them; :func:`folder_summary`
+turns that into one row per class. :func:`stratified_split` makes a reproducible train/val/test
+split that :func:`save_split` / :func:`load_split` keep in a CSV. :func:`load_images` reads the
+images at one size, :func:`export_model` / :func:`load_exported` write a model that runs without
+the notebook, and :func:`predict_image` is the one call a demo needs.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+"""File name endings treated as images (compared in lower case)."""
+
+SPLITS = ("train", "val", "test")
+STATUSES = ("ok", "unreadable", "duplicate", "not an image", "not in a class folder")
+"""What :func:`scan_image_folder` can say about a file; only ``"ok"`` files are used."""
+
+_SCAN_COLUMNS = ["path", "label", "status", "width", "height", "mode", "format", "detail"]
+
+
+def _as_folder(root: Path | str, what: str = "root") -> Path:
+    if not isinstance(root, (str, Path)):
+        raise TypeError(f"{what} must be a folder path (str or pathlib.Path), got {type(root).__name__}")
+    folder = Path(root)
+    if not folder.exists():
+        raise ValueError(f"{what} {folder} does not exist")
+    if not folder.is_dir():
+        raise ValueError(f"{what} must be a folder, got a file: {folder}")
+    return folder
+
+
+def _open_image(path: Path) -> tuple[dict, str | None]:
+    """Decode ``path`` completely; return its properties and a pixel hash, or the error message."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()  # decodes every pixel: a truncated file fails here, not later in training
+            pixels = hashlib.sha256(f"{image.mode}{image.size}".encode() + image.tobytes()).hexdigest()
+            info = {"width": image.width, "height": image.height, "mode": image.mode, "format": image.format}
+            return info, pixels
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        message = str(error).replace(str(path), path.name)  # PIL names the full path; keep reports short
+        return {"detail": f"{type(error).__name__}: {message}"}, None
+
+
+def scan_image_folder(root: Path | str, extensions: Sequence[str] = tuple(IMAGE_EXTENSIONS)) -> pd.DataFrame:
+    """Check every file of an ``ImageFolder``-style folder and return one row per file.
+
+    Columns: ``path`` (relative to ``root``, with ``/``), ``label`` (the class folder), ``status``
+    (one of :data:`STATUSES`), ``width``, ``height``, ``mode`` (PIL's ``"L"``, ``"RGB"``, ...),
+    ``format`` and ``detail`` (why a file is skipped). Every image is decoded once, so a truncated
+    or corrupt file is ``"unreadable"``; a file whose pixels equal an earlier file's (in path
+    order) is a ``"duplicate"``. Hidden folders (``.ipynb_checkpoints``) are ignored.
+
+    Raises ``ValueError`` when the folder is missing or empty, has no class sub-folder, a class
+    folder holds no readable image, or fewer than two classes remain.
+
+    >>> files = scan_image_folder("my_images")
+    >>> files["status"].value_counts()
+    """
+    folder = _as_folder(root)
+    allowed = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
+    class_folders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_folders:
+        raise ValueError(
+            f"expected one sub-folder per class in {folder} (the ImageFolder layout), found no sub-folder"
+        )
+    rows: list[dict] = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        rows.append({"path": path.name, "label": None, "status": "not in a class folder",
+                     "detail": "files directly in the root folder have no class"})
+    first_with_pixels: dict[str, str] = {}
+    for class_folder in class_folders:
+        files = sorted(
+            p for p in class_folder.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(class_folder).parts[:-1])
+        )
+        for path in files:
+            row = {"path": path.relative_to(folder).as_posix(), "label": class_folder.name, "detail": ""}
+            if path.suffix.lower() not in allowed:
+                row.update(status="not an image", detail=f"extension {path.suffix or '(none)'!r} is not an image type")
+            else:
+                info, pixels = _open_image(path)
+                row.update(info)
+                if pixels is None:
+                    row["status"] = "unreadable"
+                elif pixels in first_with_pixels:
+                    original = first_with_pixels[pixels]
+                    original_label = original.split("/", 1)[0]
+                    clash = "" if original_label == class_folder.name else f" (labelled {original_label!r} there)"
+                    row.update(status="duplicate", detail=f"same pixels as {original}{clash}")
+                else:
+                    first_with_pixels[pixels] = row["path"]
+                    row["status"] = "ok"
+            rows.append(row)
+    files = pd.DataFrame(rows, columns=_SCAN_COLUMNS)
+    files[["width", "height"]] = files[["width", "height"]].astype("Int64")
+
+    usable = files[files["status"] == "ok"]
+    if usable.empty:
+        found = ", ".join(f"{n} {status}" for status, n in files["status"].value_counts().items()) or "no file"
+        raise ValueError(f"no readable image in the class folders of {folder} (found: {found})")
+    empty = [c.name for c in class_folders if c.name not in set(usable["label"])]
+    if empty:
+        raise ValueError(
+            f"class folder(s) {', '.join(repr(e) for e in empty)} hold no readable image: add images or remove the folder"
+        )
+    if usable["label"].nunique() < 2:
+        raise ValueError(
+            f"classification needs at least two classes, found only {usable['label'].iloc[0]!r} in {folder}"
+        )
+    return files
+
+
+def _check_files_table(files: pd.DataFrame, needed: Sequence[str]) -> None:
+    if not isinstance(files, pd.DataFrame):
+        raise TypeError(f"expected the DataFrame of scan_image_folder, got {type(files).__name__}")
+    missing = [c for c in needed if c not in files.columns]
+    if missing:
+        raise ValueError(f"the table lacks column(s) {missing}; expected the DataFrame of scan_image_folder")
+
+
+def folder_summary(files: pd.DataFrame) -> pd.DataFrame:
+    """One row per class: usable images and their share, skipped files by reason, sizes and modes.
+
+    ``files`` is the table of :func:`scan_image_folder`. Sizes are ``width x height`` in pixels
+    (smallest, median and largest by area); modes count the usable images per PIL mode.
+    """
+    _check_files_table(files, _SCAN_COLUMNS)
+    in_class = files[files["label"].notna()]
+    rows = []
+    for label, group in in_class.groupby("label", sort=True):
+        ok = group[group["status"] == "ok"]
+        area_order = (ok["width"] * ok["height"]).astype(float).sort_values(kind="stable").index
+        size = lambda i: f"{ok.loc[i, 'width']}x{ok.loc[i, 'height']}"  # noqa: E731
+        rows.append({
+            "class": label,
+            "images": len(ok),
+            "unreadable": int((group["status"] == "unreadable").sum()),
+            "duplicate": int((group["status"] == "duplicate").sum()),
+            "not an image": int((group["status"] == "not an image").sum()),
+            "smallest": size(area_order[0]) if len(ok) else "",
+            "median": size(area_order[len(area_order) // 2]) if len(ok) else "",
+            "largest": size(area_order[-1]) if len(ok) else "",
+            "modes": ", ".join(f"{m}: {n}" for m, n in ok["mode"].value_counts().sort_index().items()),
+        })
+    summary = pd.DataFrame(rows).set_index("class")
+    summary.insert(1, "share", (summary["images"] / summary["images"].sum()).round(3))
+    return summary
+
+
+def imbalance_ratio(files: pd.DataFrame) -> float:
+    """Usable images in the largest class divided by those in the smallest (1.0 = balanced)."""
+    _check_files_table(files, ["label", "status"])
+    counts = files.loc[files["status"] == "ok", "label"].value_counts()
+    if len(counts) < 2:
+        raise ValueError(f"an imbalance ratio needs at least two classes with images, got {len(counts)}")
+    return float(counts.max() / counts.min())
+
+
+def _split_sizes(n: int, fractions: Sequence[float]) -> list[int]:
+    """Largest-remainder rounding of ``n * fractions``, with at least one item per split."""
+    exact = np.asarray(fractions, dtype=float) * n
+    sizes = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - sizes), kind="stable")[: n - sizes.sum()]:
+        sizes[i] += 1
+    for i in range(len(sizes)):
+        while sizes[i] == 0:
+            sizes[int(np.argmax(sizes))] -= 1
+            sizes[i] += 1
+    return sizes.tolist()
+
+
+def stratified_split(
+    files: pd.DataFrame, fractions: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0
+) -> pd.DataFrame:
+    """Split the usable images into train/val/test with the same class proportions in each.
+
+    ``files`` has columns ``path`` and ``label`` (and ``status``: only ``"ok"`` rows are used), as
+    :func:`scan_image_folder` returns. Within each class the images are shuffled with ``seed``
+    (after sorting by path, so the split does not depend on the order of the table) and cut by
+    ``fractions`` (train, val, test), rounded so that every split receives at least one image of
+    every class. Returns columns ``path``, ``label``, ``split``.
+
+    >>> split = stratified_split(files, (0.7, 0.15, 0.15), seed=0)
+    >>> pd.crosstab(split["label"], split["split"])
+    """
+    _check_files_table(files, ["path", "label"])
+    if len(fractions) != 3 or any(not isinstance(f, (int, float)) or f <= 0 for f in fractions):
+        raise ValueError(f"fractions must be three positive numbers (train, val, test), got {tuple(fractions)!r}")
+    if not np.isclose(sum(fractions), 1.0):
+        raise ValueError(f"fractions must add up to 1, got {tuple(fractions)} (sum {sum(fractions):g})")
+    usable = files[files["status"] == "ok"] if "status" in files.columns else files
+    if usable["path"].duplicated().any():
+        raise ValueError("the same path appears twice in the table")
+    if usable["label"].nunique() < 2:
+        raise ValueError(f"a split for classification needs at least two classes, got {usable['label'].nunique()}")
+    rng = np.random.default_rng(seed)
+    parts = []
+    for label, group in sorted(usable.groupby("label"), key=lambda item: str(item[0])):
+        if len(group) < len(SPLITS):
+            raise ValueError(
+                f"class {label!r} has {len(group)} image(s); a stratified train/val/test split needs at least 3"
+            )
+        paths = group["path"].sort_values().to_numpy()[rng.permutation(len(group))]
+        sizes = _split_sizes(len(paths), fractions)
+        names = np.repeat(SPLITS, sizes)
+        parts.append(pd.DataFrame({"path": paths, "label": label, "split": names}))
+    split = pd.concat(parts, ignore_index=True)
+    order = split["split"].map({name: i for i, name in enumerate(SPLITS)})
+    return split.assign(_order=order).sort_values(["_order", "label", "path"]).drop(columns="_order").reset_index(drop=True)
+
+
+def save_split(split: pd.DataFrame, path: Path | str) -> Path:
+    """Write a split (columns ``path``, ``label``, ``split``) to a CSV file and return its path."""
+    _check_files_table(split, ["path", "label", "split"])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    split[["path", "label", "split"]].to_csv(path, index=False)
+    return path
+
+
+def load_split(path: Path | str, root: Path | str | None = None) -> pd.DataFrame:
+    """Read a split CSV written by :func:`save_split`, checking its columns and split names.
+
+    With ``root``, also check that every listed image is still there (a ``ValueError`` names the
+    first missing ones), so a stale split is caught before training.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no split file at {path}")
+    split = pd.read_csv(path, dtype=str, keep_default_na=False)
+    _check_files_table(split, ["path", "label", "split"])
+    unknown = sorted(set(split["split"]) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"split names must be {list(SPLITS)}, found {unknown} in {path.name}")
+    if split["path"].duplicated().any():
+        raise ValueError(f"{path.name} lists the same image twice: {split.loc[split['path'].duplicated(), 'path'].iloc[0]}")
+    if root is not None:
+        folder = _as_folder(root)
+        missing = [p for p in split["path"] if not (folder / p).is_file()]
+        if missing:
+            raise ValueError(f"{len(missing)} image(s) of {path.name} are missing from the folder, e.g. {missing[:3]}")
+    return split
+
+
+def read_image(path: Path | str, size: int) -> torch.Tensor:
+    """One image as a ``uint8`` tensor ``(3, size, size)``: EXIF-rotated, RGB, resized (antialiased).
+
+    Grayscale, palette and RGBA images become RGB, so a folder of mixed modes gives one shape.
+    Training and :func:`predict_image` both read images through this function, so a deployed
+    model sees exactly what it was trained on.
+    """
+    from PIL import Image, ImageOps
+
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"size must be a positive int (pixels), got {size!r}")
+    with Image.open(path) as image:
+        image = ImageOps.exif_transpose(image).convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+        return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).contiguous()
+
+
+def load_images(root: Path | str, paths: Sequence[str], size: int) -> torch.Tensor:
+    """Read ``paths`` (relative to ``root``) with :func:`read_image` into one ``uint8`` tensor ``(N, 3, size, size)``."""
+    folder = _as_folder(root)
+    if len(paths) == 0:
+        raise ValueError("no paths to load")
+    return torch.stack([read_image(folder / p, size) for p in paths])
+
+
+class Normalize(nn.Module):
+    """Subtract a per-channel mean and divide by a standard deviation, inside the model.
+
+    Putting the normalisation in the model (instead of the data pipeline) means an exported model
+    takes plain ``[0, 1]`` images: a demo cannot forget it or use the wrong statistics.
+    """
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        mean_t, std_t = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+        if mean_t.ndim != 1 or mean_t.shape != std_t.shape or (std_t <= 0).any():
+            raise ValueError(f"expected equal-length mean and positive std per channel, got {list(mean)} and {list(std)}")
+        self.register_buffer("mean", mean_t.view(1, -1, 1, 1))
+        self.register_buffer("std", std_t.view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+EXPORT_SUFFIXES = {"torch.export": ".pt2", "torchscript": ".torchscript.pt"}
+
+
+def export_model(
+    model: nn.Module, example_inputs: torch.Tensor, path: Path | str, method: str = "auto"
+) -> Path:
+    """Save ``model`` (in eval mode, on the CPU) so that it runs without its Python class.
+
+    ``method="torch.export"`` writes ``<path>.pt2`` with ``torch.export`` (batch size free),
+    ``"torchscript"`` writes ``<path>.torchscript.pt`` with ``torch.jit.trace``; ``"auto"`` tries
+    the first and falls back to the second. ``path`` is the file name without its ending. Returns
+    the file written; :func:`load_exported` reads it back. ``model`` itself is not changed.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected an nn.Module, got {type(model).__name__}")
+    if not isinstance(example_inputs, torch.Tensor) or example_inputs.ndim == 0:
+        raise TypeError("example_inputs must be a batch tensor, e.g. torch.zeros(2, 3, 64, 64)")
+    if method not in ("auto", *EXPORT_SUFFIXES):
+        raise ValueError(f"method must be 'auto', 'torch.export' or 'torchscript', got {method!r}")
+    # channels-last weights (week 3's TunableCNN) make torch.export.save warn; the standard layout gives the same results
+    frozen = copy.deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
+    example = example_inputs.detach().cpu()
+    base = Path(path)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    if method in ("auto", "torch.export"):
+        try:
+            batch = torch.export.Dim("batch", min=1, max=1 << 20)
+            exported = torch.export.export(frozen, (example,), dynamic_shapes=({0: batch},))
+            target = base.with_name(base.name + EXPORT_SUFFIXES["torch.export"])
+            torch.export.save(exported, target)
+            return target
+        except Exception:  # torch.export refuses some Python code; TorchScript tracing may still work
+            if method == "torch.export":
+                raise
+    target = base.with_name(base.name + EXPORT_SUFFIXES["torchscript"])
+    with torch.no_grad(), warnings.catch_warnings():
+        # recent torch releases mark TorchScript deprecated in favour of torch.export; here it is only the fallback
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=FutureWarning)
+        traced = torch.jit.trace(frozen, example)
+    traced.save(str(target))
+    return target
+
+
+def load_exported(path: Path | str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Load a model written by :func:`export_model`; call it on a batch of ``[0, 1]`` images."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no exported model at {path}")
+    if path.name.endswith(EXPORT_SUFFIXES["torch.export"]):
+        return torch.export.load(path).module()
+    if path.name.endswith(EXPORT_SUFFIXES["torchscript"]):
+        with warnings.catch_warnings():  # deprecated in favour of torch.export, still the way to read TorchScript
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=FutureWarning)
+            return torch.jit.load(str(path), map_location="cpu").eval()
+    raise ValueError(f"unknown export format {path.name!r}: expected a name ending in {sorted(EXPORT_SUFFIXES.values())}")
+
+
+@torch.inference_mode()
+def predict_image(
+    model: Callable[[torch.Tensor], torch.Tensor], image_path: Path | str, class_names: Sequence[str], size: int
+) -> pd.Series:
+    """Class probabilities for one image file, highest first (a ``Series`` indexed by class name).
+
+    ``model`` takes a batch of ``[0, 1]`` RGB images ``(N, 3, size, size)`` and returns logits
+    (a model with :class:`Normalize` inside, or what :func:`load_exported` returns). A model in
+    training mode is an error: call ``model.eval()`` first (dropout and batch norm change).
+    """
+    if isinstance(model, nn.Module) and not isinstance(model, torch.fx.GraphModule) and model.training:
+        raise ValueError("the model is in training mode; call model.eval() before predicting")
+    path = Path(image_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no image at {path}")
+    image = read_image(path, size).float().div(255).unsqueeze(0)
+    logits = model(image)
+    if logits.ndim != 2 or logits.shape != (1, len(class_names)):
+        raise ValueError(f"expected logits of shape (1, {len(class_names)}), got {tuple(logits.shape)}")
+    probabilities = torch.softmax(logits[0].float(), dim=0).numpy()
+    return pd.Series(probabilities, index=list(class_names), name="probability").sort_values(ascending=False)
