@@ -146,11 +146,16 @@ def syllabus_table(infos: list[NotebookInfo]) -> str:
     return "\n".join(lines)
 
 
+def format_figure(value: float | int) -> str:
+    """A recorded figure as the README shows it: four significant digits, never rounded to zero."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def results_markdown() -> str:
     lines = ["| Notebook | Figure | Value |", "|---|---|---|"]
     for path in sorted(RESULTS.glob("*.json")):
         for key, value in json.loads(path.read_text()).items():
-            shown = f"{value:.4f}" if isinstance(value, float) and abs(value) < 10 else f"{value:g}"
+            shown = format_figure(value)
             lines.append(f"| {path.stem} | `{key}` | {shown} |")
     return "\n".join(lines)
 
