@@ -71,6 +71,15 @@ def test_tunable_cnn_bad_arguments():
         TunableCNN(dropout=1.0)
     with pytest.raises(ValueError, match="do not fit"):
         TunableCNN(channels=(8, 8, 8), image_size=28)
+    with pytest.raises(ValueError, match="padding"):
+        TunableCNN(padding=-1)
+
+
+def test_tunable_cnn_same_padding_keeps_the_feature_map_proportional():
+    model = TunableCNN(channels=(4, 8), kernel_size=5, padding=2, hidden=16, image_size=48, channels_last=False).eval()
+    assert model.features(torch.zeros(1, 1, 48, 48)).shape == (1, 8, 12, 12)  # 48 -> 48 -> 24 -> 24 -> 12
+    assert model(torch.zeros(3, 1, 48, 48)).shape == (3, 10)
+    assert TunableCNN(channels=(8, 8, 8), padding=2, image_size=28)(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 
 
 # ------------------------------------------------------------------------- steps and range test

@@ -18,6 +18,10 @@ Organised by job, one module each:
 - ``utils.project``   week 10: image-folder checks, stratified split, export and reload, predict
 - ``utils.detection`` week 4: boxes, IoU, NMS, box encoding, a CenterNet-style detector, mAP/MABO, drawing
 - ``utils.segmentation`` week 5: segmentation metrics, losses, FCN/U-Net, overlays, connected-component instances
+- ``utils.explain``   weeks 8-9: saliency maps, Grad-CAM with hooks, occlusion sensitivity, digits on a canvas
+- ``utils.generative`` weeks 8-9: autoencoder, VAE, DCGAN and their training, Fréchet distance in a classifier's features
+- ``utils.attacks``   weeks 8-9: FGSM, PGD, robust accuracy, batches for adversarial training
+- ``utils.distributed`` weeks 8-9: DistributedDataParallel training launched with torchrun (gloo/NCCL)
 """
 
 from utils.augment import random_translate
@@ -69,6 +73,10 @@ from utils.training import (
 )
 
 # Later weeks add their modules below this line (one import line each).
+from utils.explain import (GradCAM, centre_of_mass, explanation_inside_box, occlusion_sensitivity, place_on_canvas, random_positions, saliency_map, show_explanations)
+from utils.generative import (VAE, Autoencoder, DCGANDiscriminator, DCGANGenerator, FeatureExtractor, classifier_report, extract_features, frechet_distance, gan_training_step, init_dcgan_weights, latent_walk, torchmetrics_frechet_distance, train_gan, train_vae, vae_loss)
+from utils.attacks import (AdversarialBatches, fgsm, pgd, robust_accuracy)
+from utils.distributed import (init_distributed, launch, shard_loader, train_ddp)
 from utils.segmentation import (SEGMENTATION_CLASS_NAMES, CrossEntropyDiceLoss, RandomCropLoader, SegmentationMeter, SmallFCN, SmallUNet, class_colors, class_legend, colorize_instances, colorize_mask, connected_instances, dice_loss, dice_per_class, instance_ious, instances_to_detections, iou_per_class, matched_instance_iou, mean_dice, mean_iou, overlay_mask, per_image_mean_iou, pixel_accuracy, plot_iou_per_class, predict_masks, segmentation_confusion_matrix, segmentation_scores, show_instances, show_segmentations, transposed_conv_output_size)
 from utils.detection import (Detections, TinyCenterNet, average_precision, batched_nms, box_area, box_iou, centernet_loss, centernet_targets, check_boxes, coco_map, decode_boxes, decode_centernet, detect, draw_boxes, encode_boxes, focal_loss, mabo, match_detections, mean_average_precision, nms, pack_targets, precision_recall, show_detections)
 from utils.tuning import (LogUniform, TunableCNN, few_shot_split, grid_configs, images_per_second, kfold_indices, lr_range_test, lr_schedule, random_affine, random_configs, suggest_lr, summarize_runs, train_steps, train_val_split)

@@ -36,6 +36,8 @@ class TunableCNN(nn.Module):
 
     The knobs week 3 turns: widths, kernel size, batch normalisation, dropout. With the defaults
     (``channels=(32, 64)``, 5x5 kernels, no padding) a 28x28 digit goes 28 -> 24 -> 12 -> 8 -> 4.
+    ``padding=kernel_size // 2`` keeps each convolution's output the size of its input ("same"), so
+    a feature map covers the whole image (what Grad-CAM's upsampling assumes, weeks 8-9).
     ``features`` (the convolutional backbone) and ``classifier`` are separate attributes, so a
     backbone can be frozen and the last layer ``classifier[-1]`` replaced for transfer learning.
     ``channels_last`` stores the weights as NHWC, which makes convolutions on CPUs (oneDNN) and on
@@ -50,6 +52,7 @@ class TunableCNN(nn.Module):
         self,
         channels: Sequence[int] = (32, 64),
         kernel_size: int = 5,
+        padding: int = 0,
         hidden: int = 128,
         batch_norm: bool = True,
         dropout: float = 0.0,
@@ -63,19 +66,21 @@ class TunableCNN(nn.Module):
             raise ValueError(f"channels must be a non-empty sequence of positive ints, got {channels!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if not isinstance(padding, int) or padding < 0:
+            raise ValueError(f"padding must be a non-negative int, got {padding!r}")
         layers: list[nn.Module] = []
         size, width = image_size, in_channels
         for out in channels:
-            layers.append(nn.Conv2d(width, out, kernel_size, bias=not batch_norm))
+            layers.append(nn.Conv2d(width, out, kernel_size, padding=padding, bias=not batch_norm))
             if batch_norm:
                 layers.append(nn.BatchNorm2d(out))
             layers += [nn.ReLU(inplace=True), nn.MaxPool2d(2)]
-            if size < kernel_size + 1:
+            if size + 2 * padding < kernel_size + 1:
                 raise ValueError(
                     f"{len(channels)} blocks of {kernel_size}x{kernel_size} convolutions and 2x2 pooling "
                     f"do not fit a {image_size}x{image_size} image"
                 )
-            size = conv_output_size(size, kernel_size) // 2
+            size = conv_output_size(size, kernel_size, padding=padding) // 2
             width = out
         self.features = nn.Sequential(*layers)
         head: list[nn.Module] = [nn.Flatten()]
