@@ -19,6 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from utils.env import get_device
+from utils.metrics import predict
 
 
 def _check_images(images: torch.Tensor, name: str = "images") -> None:
@@ -380,12 +381,10 @@ class FeatureExtractor(nn.Module):
         return features
 
 
-@torch.no_grad()
 def extract_features(extractor: nn.Module, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """Feature vectors ``(N, D)`` of ``images`` in batches, in float64 on the CPU."""
     _check_images(images)
-    device = _device_of(extractor)
-    return torch.cat([extractor(images[i:i + batch_size].to(device)).double().cpu() for i in range(0, len(images), batch_size)])
+    return predict(extractor, images, batch_size=batch_size).double()
 
 
 def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
@@ -425,7 +424,6 @@ def torchmetrics_frechet_distance(
     return float(metric.compute())
 
 
-@torch.no_grad()
 def classifier_report(
     classifier: nn.Module, images: torch.Tensor, threshold: float = 0.9, num_classes: int = 10
 ) -> dict[str, object]:
@@ -434,9 +432,7 @@ def classifier_report(
     _check_images(images)
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
-    classifier.eval()
-    device = _device_of(classifier)
-    probabilities = torch.cat([classifier(images[i:i + 500].to(device)).softmax(1).cpu() for i in range(0, len(images), 500)])
+    probabilities = predict(classifier, images, batch_size=500).softmax(1)
     confidence, predicted = probabilities.max(1)
     histogram = torch.bincount(predicted, minlength=num_classes).double() / len(images)
     return {
