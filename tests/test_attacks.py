@@ -70,3 +70,12 @@ def test_robust_accuracy_table_and_adversarial_batches(tiny_digits):
     x, y = next(iter(wrapped))
     assert x.shape == (128, 1, 28, 28) and torch.equal(y[:64], y[64:])
     assert (x[64:] - x[:64]).abs().max() <= 0.1 + 1e-6
+
+
+@pytest.mark.parametrize("attack", [fgsm, pgd])
+def test_attacks_refuse_images_outside_zero_one(attack):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    labels = torch.tensor([0, 1])
+    for images in (torch.full((2, 1, 2, 2), 255.0), torch.full((2, 1, 2, 2), -0.5), torch.full((2, 1, 2, 2), float("nan"))):
+        with pytest.raises(ValueError, match=r"\[0, 1\]"):
+            attack(model, images, labels, 0.1)  # clamping 0-255 pixels into [0, 1] would erase the images

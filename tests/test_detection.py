@@ -281,3 +281,13 @@ def test_show_detections_draws_one_rectangle_per_box_and_refuses_mismatches():
     with pytest.raises(ValueError, match="labels"):
         D.draw_boxes(ax, BOXES[0], labels=torch.tensor([1]))
     plt.close(fig)
+
+
+def test_nms_refuses_nan_scores_instead_of_keeping_them_first():
+    boxes = torch.tensor([[0.0, 0, 10, 10], [1.0, 0, 11, 10]])
+    # argsort puts NaN first, so the NaN-scored box would be kept and suppress the 0.9 one
+    for suppress in (D.nms, lambda b, s, t: D.batched_nms(b, s, torch.tensor([0, 0]), t)):
+        with pytest.raises(ValueError, match="NaN"):
+            suppress(boxes, torch.tensor([float("nan"), 0.9]), 0.5)
+    with pytest.raises(ValueError, match="NaN"):
+        D.match_detections(boxes, torch.tensor([0.9, float("inf")]), boxes[:1])

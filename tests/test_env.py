@@ -55,3 +55,13 @@ def test_environment_report_names_versions_and_mode():
     assert torch.__version__ in report and "device" in report
     assert ("FAST" in report) == utils.FAST
     assert "\n" not in report
+
+
+def test_model_device_is_where_the_parameters_or_buffers_are():
+    assert env.model_device(torch.nn.Linear(2, 2)) == torch.device("cpu")
+    assert env.model_device(torch.nn.Linear(2, 2, device="meta")) == torch.device("meta")
+    only_buffer = torch.nn.BatchNorm1d(2, affine=False).to("meta")
+    assert env.model_device(only_buffer) == torch.device("meta")
+    assert env.model_device(torch.nn.ReLU()) == torch.device("cpu")  # nothing to ask: the CPU
+    with pytest.raises(TypeError, match="nn.Module"):
+        env.model_device(lambda x: x)

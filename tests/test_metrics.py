@@ -57,3 +57,22 @@ def test_predict_batches_and_returns_cpu_logits():
 def test_bad_input(call, error):
     with pytest.raises(error):
         call()
+
+
+def test_nan_logits_are_an_error_not_a_score():
+    logits = torch.full((4, 3), float("nan"))
+    targets = torch.tensor([0, 1, 2, 0])
+    with pytest.raises(ValueError, match="NaN"):
+        utils.accuracy(logits, targets)  # argmax of NaN logits is 0: accuracy 0.5 here, silently
+    with pytest.raises(ValueError, match="NaN"):
+        utils.expected_calibration_error(logits, targets)
+    with pytest.raises(ValueError, match="NaN"):
+        utils.most_confident_mistakes(logits, targets)
+
+
+def test_predict_refuses_the_outputs_of_a_diverged_model():
+    diverged = torch.nn.Linear(2, 3)
+    with torch.no_grad():
+        diverged.weight.fill_(float("nan"))
+    with pytest.raises(ValueError, match="diverged"):
+        utils.predict(diverged, torch.ones(5, 2))

@@ -39,7 +39,7 @@ from utils.data import (
     to_float_images,
     write_image_folder,
 )
-from utils.env import FAST, environment_report, get_device, pick, seed_everything, seed_worker
+from utils.env import FAST, environment_report, get_device, model_device, pick, seed_everything, seed_worker
 from utils.loaders import TensorLoader
 from utils.metrics import (
     accuracy,

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from utils.env import model_device
+
 
 def _check_attack_inputs(images: torch.Tensor, labels: torch.Tensor, epsilon: float) -> None:
     if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor):
@@ -22,6 +24,11 @@ def _check_attack_inputs(images: torch.Tensor, labels: torch.Tensor, epsilon: fl
         raise ValueError(f"images must be a float batch (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
     if labels.shape != (len(images),):
         raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels.shape)}")
+    if images.numel() and not (images.min() >= 0 and images.max() <= 1):  # also False for NaN
+        raise ValueError(
+            f"images must be pixels in [0, 1] (the attacks clip to that range), got values from {images.min().item():g} "
+            f"to {images.max().item():g}: divide 0-255 images by 255, and put any normalisation inside the model"
+        )
     if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon < 0:
         raise ValueError(f"epsilon must be a number >= 0, got {epsilon!r}")
 
@@ -97,7 +104,7 @@ def robust_accuracy(
 
     ``epsilon = 0`` is the clean accuracy. The model is put in evaluation mode.
     """
-    device = device or next(model.parameters()).device
+    device = device or model_device(model)
     model.eval()
     epsilons = list(epsilons)
     correct = {eps: 0 for eps in epsilons}
@@ -143,7 +150,7 @@ class AdversarialBatches:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        device = next(self.model.parameters()).device
+        device = model_device(self.model)
         for images, labels in self.loader:
             images, labels = images.to(device), labels.to(device)
             adversarial = attack(self.model, images, labels, self.epsilon, self.method, **self.attack_kwargs)

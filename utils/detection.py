@@ -85,6 +85,9 @@ def _check_scores(scores: torch.Tensor, n: int, name: str = "scores") -> None:
     if not isinstance(scores, torch.Tensor) or scores.ndim != 1 or len(scores) != n:
         shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
         raise ValueError(f"{name} must be a 1-D tensor with one value per box ({n}), got {shape}")
+    if scores.is_floating_point() and not torch.isfinite(scores).all():
+        bad = int((~torch.isfinite(scores)).sum())
+        raise ValueError(f"{name} must be finite, got {bad} NaN or infinite value(s): did the model diverge?")
 
 
 def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
@@ -100,13 +103,13 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
     order = torch.argsort(scores, descending=True, stable=True)
     ious = box_iou(boxes, boxes)
     keep = []
-    alive = torch.ones(len(boxes), dtype=torch.bool)
+    alive = torch.ones(len(boxes), dtype=torch.bool, device=boxes.device)
     for i in order.tolist():
         if not alive[i]:
             continue
         keep.append(i)
         alive &= ious[i] <= iou_threshold
-    return torch.tensor(keep, dtype=torch.int64)
+    return torch.tensor(keep, dtype=torch.int64, device=boxes.device)
 
 
 def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, iou_threshold: float) -> torch.Tensor:
@@ -117,7 +120,7 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
     check_boxes(boxes)
     _check_scores(labels, len(boxes), "labels")
     if len(boxes) == 0:
-        return torch.zeros(0, dtype=torch.int64)
+        return torch.zeros(0, dtype=torch.int64, device=boxes.device)
     offsets = labels.to(boxes) * (boxes.max() + 1)
     return nms(boxes + offsets[:, None], scores, iou_threshold)
 
@@ -217,29 +220,30 @@ def centernet_targets(
         raise ValueError(f"image_size ({image_size}) must be a multiple of stride ({stride})")
     _unpack(packed)  # validates the shape
     n, m, cells = packed.shape[0], packed.shape[1], image_size // stride
+    device = packed.device
     valid = packed[:, :, 4] >= 0  # (N, M)
     labels = packed[:, :, 4].long().clamp(min=0)
     if valid.any() and labels[valid].max() >= num_classes:
         raise ValueError(f"labels must be in 0..{num_classes - 1}, got {int(labels[valid].max())}")
-    boxes = torch.where(valid[..., None], packed[:, :, :4], torch.tensor([0.0, 0.0, 1.0, 1.0]))
+    boxes = torch.where(valid[..., None], packed[:, :, :4], torch.tensor([0.0, 0.0, 1.0, 1.0], device=device))
     wh = (boxes[..., 2:] - boxes[..., :2]).clamp(min=1.0) / stride  # (N, M, 2) in cells
     centre = (boxes[..., :2] + boxes[..., 2:]) / 2 / stride
     cell = centre.floor().clamp(0, cells - 1)
     sigma = (wh / 6).clamp(min=0.5)
-    grid = torch.arange(cells, dtype=torch.float32)
+    grid = torch.arange(cells, dtype=torch.float32, device=device)
     gx = torch.exp(-((grid - cell[..., :1]) ** 2) / (2 * sigma[..., :1] ** 2))  # (N, M, W)
     gy = torch.exp(-((grid - cell[..., 1:]) ** 2) / (2 * sigma[..., 1:] ** 2))  # (N, M, H)
     bumps = gy[..., :, None] * gx[..., None, :] * valid[..., None, None]  # (N, M, H, W)
     one_hot = F.one_hot(labels, num_classes).float() * valid[..., None]  # (N, M, C)
-    heatmap = (bumps[:, :, None] * one_hot[..., None, None]).amax(dim=1) if m else torch.zeros(n, num_classes, cells, cells)
-    weight, owner = bumps.max(dim=1) if m else (torch.zeros(n, cells, cells), torch.zeros(n, cells, cells, dtype=torch.int64))
+    heatmap = (bumps[:, :, None] * one_hot[..., None, None]).amax(dim=1) if m else grid.new_zeros(n, num_classes, cells, cells)
+    weight, owner = bumps.max(dim=1) if m else (grid.new_zeros(n, cells, cells), grid.new_zeros(n, cells, cells).long())
 
     def of_owner(values: torch.Tensor) -> torch.Tensor:  # (N, M, k) -> (N, k, H, W): each cell's object's values
         k = values.shape[-1]
         return values.gather(1, owner.view(n, -1, 1).expand(-1, -1, k)).view(n, cells, cells, k).permute(0, 3, 1, 2)
 
     offset = of_owner(centre) - torch.stack(torch.meshgrid(grid, grid, indexing="xy"))  # (x, y) order
-    mask = torch.zeros(n, cells, cells)
+    mask = grid.new_zeros(n, cells, cells)
     image, slot = valid.nonzero(as_tuple=True)
     mask[image, cell[image, slot, 1].long(), cell[image, slot, 0].long()] = 1.0
     return {
@@ -413,7 +417,7 @@ def mabo(proposals: Sequence[torch.Tensor], gt_boxes: Sequence[torch.Tensor], gt
     for props, boxes, labels in zip(proposals, gt_boxes, gt_labels):
         if len(boxes) == 0:
             continue
-        overlaps = box_iou(boxes, props).max(dim=1).values if len(props) else torch.zeros(len(boxes))
+        overlaps = box_iou(boxes, props).max(dim=1).values if len(props) else boxes.new_zeros(len(boxes))
         best.append(overlaps)
         classes.append(labels)
     if not best:
@@ -435,11 +439,11 @@ def match_detections(
     check_boxes(boxes)
     _check_scores(scores, len(boxes))
     order = torch.argsort(scores, descending=True, stable=True)
-    true_positive = torch.zeros(len(boxes), dtype=torch.bool)
+    true_positive = torch.zeros(len(boxes), dtype=torch.bool, device=boxes.device)
     if len(boxes) == 0 or len(gt_boxes) == 0:
         return true_positive
     ious = box_iou(boxes[order], gt_boxes)
-    taken = torch.zeros(len(gt_boxes), dtype=torch.bool)
+    taken = torch.zeros(len(gt_boxes), dtype=torch.bool, device=boxes.device)
     for d in range(len(order)):
         candidates = ious[d].masked_fill(taken, -1.0)
         best = int(candidates.argmax())
@@ -493,10 +497,10 @@ def average_precision(precision: torch.Tensor, recall: torch.Tensor, method: str
     envelope = precision.double().flip(0).cummax(0).values.flip(0)  # best precision at this recall or beyond
     recall = recall.double()
     if method == "coco":
-        index = torch.searchsorted(recall, COCO_RECALL_LEVELS, side="left")
-        sampled = torch.where(index < len(envelope), envelope[index.clamp(max=len(envelope) - 1)], torch.zeros(()))
+        index = torch.searchsorted(recall, COCO_RECALL_LEVELS.to(recall.device), side="left")
+        sampled = torch.where(index < len(envelope), envelope[index.clamp(max=len(envelope) - 1)], 0.0)
         return float(sampled.mean())
-    steps = torch.diff(recall, prepend=torch.zeros(1, dtype=torch.float64))
+    steps = torch.diff(recall, prepend=recall.new_zeros(1))
     return float((steps * envelope).sum())
 
 

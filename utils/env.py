@@ -57,6 +57,19 @@ def get_device() -> torch.device:
     return torch.device("cpu")
 
 
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device a model lives on: that of its first parameter or buffer (the CPU if it has none).
+
+    The one answer to "where do I put the inputs?": every function that runs a model moves its
+    inputs there, so the same code runs on the CPU and on a GPU.
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"expected an nn.Module, got {type(model).__name__}")
+    for tensor in [*model.parameters(), *model.buffers()]:
+        return tensor.device
+    return torch.device("cpu")
+
+
 def environment_report() -> str:
     """One line for the top of a notebook: versions, device, threads and whether fast mode is on."""
     import torchvision

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from utils.env import get_device
+from utils.env import get_device, model_device
 from utils.metrics import predict
 
 
@@ -27,13 +27,6 @@ def _check_images(images: torch.Tensor, name: str = "images") -> None:
         raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
     if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28) or not images.is_floating_point():
         raise ValueError(f"{name} must be float images of shape (N, 1, 28, 28), got {images.dtype} {tuple(images.shape)}")
-
-
-def _device_of(module: nn.Module) -> torch.device:
-    """The device of a module's first parameter or buffer (the CPU for a module without any)."""
-    for tensor in [*module.parameters(), *module.buffers()]:
-        return tensor.device
-    return torch.device("cpu")
 
 
 def _check_latent_dim(latent_dim: int) -> None:
@@ -125,7 +118,7 @@ class VAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` new images decoded from z ~ N(0, I)."""
-        device = next(self.parameters()).device
+        device = model_device(self)
         z = torch.randn(n, self.latent_dim, generator=generator).to(device)
         return self.decode(z)
 
@@ -225,7 +218,7 @@ class DCGANGenerator(nn.Module):
         """``n`` images in [0, 1] from z ~ N(0, I), generated in evaluation mode."""
         was_training = self.training
         self.eval()
-        device = next(self.parameters()).device
+        device = model_device(self)
         images = (self(torch.randn(n, self.latent_dim, generator=generator).to(device)) + 1) / 2
         self.train(was_training)
         return images
@@ -416,7 +409,7 @@ def torchmetrics_frechet_distance(
     _check_images(real, "real")
     _check_images(fake, "fake")
     metric = FrechetInceptionDistance(feature=extractor, normalize=True)
-    device = _device_of(extractor)
+    device = model_device(extractor)
     metric.to(device)
     for images, is_real in ((real, True), (fake, False)):
         for i in range(0, len(images), batch_size):

@@ -12,7 +12,7 @@ from torchmetrics.functional.classification import (
     multiclass_recall,
 )
 
-from utils.env import get_device
+from utils.env import model_device
 
 
 def _check_labels(name: str, labels: torch.Tensor, num_classes: int | None = None) -> None:
@@ -35,21 +35,34 @@ def _check_pair(predictions: torch.Tensor, targets: torch.Tensor, num_classes: i
 def predict(
     model: nn.Module, inputs: torch.Tensor, batch_size: int = 1024, device: torch.device | None = None
 ) -> torch.Tensor:
-    """Return the model's outputs (logits) for ``inputs``, computed in batches, on the CPU."""
+    """Return the model's outputs (logits) for ``inputs``, computed in batches on the model's device
+    (or ``device``), returned on the CPU.
+
+    Outputs that hold NaN or infinity raise ``ValueError``: a diverged model gets no plausible-looking scores.
+    """
     if not isinstance(inputs, torch.Tensor):
         raise TypeError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
-    if device is None:
-        first_parameter = next(model.parameters(), None)
-        device = first_parameter.device if first_parameter is not None else get_device()
+    device = device or model_device(model)
     model.eval()
-    outputs = [model(inputs[i : i + batch_size].to(device)).cpu() for i in range(0, len(inputs), batch_size)]
-    return torch.cat(outputs)
+    outputs = torch.cat([model(inputs[i : i + batch_size].to(device)).cpu() for i in range(0, len(inputs), batch_size)])
+    _check_finite("the model's outputs", outputs)
+    return outputs
+
+
+def _check_finite(name: str, values: torch.Tensor) -> None:
+    if values.is_floating_point() and not torch.isfinite(values).all():
+        bad = int((~torch.isfinite(values)).sum())
+        raise ValueError(
+            f"{name} hold {bad} NaN or infinite value(s): the model has diverged or its inputs hold NaN; "
+            "retrain with a smaller learning rate, or check the inputs"
+        )
 
 
 def accuracy(outputs_or_predictions: torch.Tensor, targets: torch.Tensor) -> float:
     """Share of correct predictions, from class ids ``(N,)`` or from logits ``(N, C)``."""
     predictions = outputs_or_predictions
     if isinstance(predictions, torch.Tensor) and predictions.ndim == 2:
+        _check_finite("the logits", predictions)
         predictions = predictions.argmax(dim=1)
     _check_pair(predictions, targets)
     if len(targets) == 0:
@@ -77,10 +90,10 @@ def classification_report(
     return pd.DataFrame(
         {
             "class": class_names if class_names is not None else list(range(num_classes)),
-            "precision": multiclass_precision(predictions, targets, **kwargs).numpy(),
-            "recall": multiclass_recall(predictions, targets, **kwargs).numpy(),
-            "f1": multiclass_f1_score(predictions, targets, **kwargs).numpy(),
-            "support": torch.bincount(targets, minlength=num_classes).numpy(),
+            "precision": multiclass_precision(predictions, targets, **kwargs).cpu().numpy(),
+            "recall": multiclass_recall(predictions, targets, **kwargs).cpu().numpy(),
+            "f1": multiclass_f1_score(predictions, targets, **kwargs).cpu().numpy(),
+            "support": torch.bincount(targets, minlength=num_classes).cpu().numpy(),
         }
     ).set_index("class")
 
@@ -110,6 +123,7 @@ def _top_probabilities(logits: torch.Tensor, targets: torch.Tensor) -> tuple[tor
         raise ValueError(f"expected float logits of shape (N, C), got {getattr(logits, 'dtype', type(logits))} "
                          f"{tuple(getattr(logits, 'shape', ()))}")
     _check_labels("targets", targets, logits.shape[1])
+    _check_finite("the logits", logits)
     if len(logits) != len(targets) or len(targets) == 0:
         raise ValueError(f"expected as many logits as targets (at least one), got {len(logits)} and {len(targets)}")
     confidences, predictions = logits.detach().float().softmax(dim=1).max(dim=1)

@@ -27,6 +27,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from utils.env import model_device
+
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 """File name endings treated as images (compared in lower case)."""
 
@@ -379,9 +381,10 @@ def predict_image(
     path = Path(image_path)
     if not path.is_file():
         raise FileNotFoundError(f"no image at {path}")
-    image = read_image(path, size).float().div(255).unsqueeze(0)
+    device = model_device(model) if isinstance(model, nn.Module) else torch.device("cpu")
+    image = read_image(path, size).float().div(255).unsqueeze(0).to(device)
     logits = model(image)
     if logits.ndim != 2 or logits.shape != (1, len(class_names)):
         raise ValueError(f"expected logits of shape (1, {len(class_names)}), got {tuple(logits.shape)}")
-    probabilities = torch.softmax(logits[0].float(), dim=0).numpy()
+    probabilities = torch.softmax(logits[0].float(), dim=0).cpu().numpy()
     return pd.Series(probabilities, index=list(class_names), name="probability").sort_values(ascending=False)

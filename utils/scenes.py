@@ -42,7 +42,7 @@ class Scenes:
     def target(self, index: int) -> dict[str, torch.Tensor]:
         """Scene ``index`` as a torchvision detection target: ``boxes``, ``labels``, ``masks`` (K, H, W)."""
         k = len(self.labels[index])
-        masks = self.instance_masks[index].unsqueeze(0) == torch.arange(1, k + 1).view(k, 1, 1)
+        masks = self.instance_masks[index].unsqueeze(0) == torch.arange(1, k + 1, device=self.instance_masks.device).view(k, 1, 1)
         return {"boxes": self.boxes[index], "labels": self.labels[index], "masks": masks.to(torch.uint8)}
 
 

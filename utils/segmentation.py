@@ -19,7 +19,7 @@ from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from utils.env import get_device
+from utils.env import model_device
 from utils.loaders import TensorLoader
 from utils.scenes import NUM_SEMANTIC_CLASSES
 
@@ -389,9 +389,7 @@ def predict_masks(
     """
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
         raise ValueError(f"expected images (N, C, H, W), got {getattr(images, 'shape', type(images))}")
-    if device is None:
-        first = next(model.parameters(), None)
-        device = first.device if first is not None else get_device()
+    device = device or model_device(model)
     model.eval()
     masks, confidences = [], []
     for start in range(0, len(images), batch_size):
@@ -439,7 +437,8 @@ def connected_instances(
             values, counts = np.unique(mask[component], return_counts=True)
             classes.append(int(values[counts.argmax()]))
             instances[component] = len(classes)
-    return torch.from_numpy(instances), torch.tensor(classes, dtype=torch.int64)
+    device = semantic_mask.device
+    return torch.from_numpy(instances).to(device), torch.tensor(classes, dtype=torch.int64, device=device)
 
 
 def instance_ious(predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
@@ -448,7 +447,7 @@ def instance_ious(predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"expected two instance masks (H, W) of one shape, got {tuple(predicted.shape)} and {tuple(true.shape)}")
     p, t = int(predicted.max()), int(true.max())
     if p == 0 or t == 0:
-        return torch.zeros(p, t)
+        return torch.zeros(p, t, device=predicted.device)
     pred_one_hot = F.one_hot(predicted.reshape(-1).long(), p + 1)[:, 1:].double()
     true_one_hot = F.one_hot(true.reshape(-1).long(), t + 1)[:, 1:].double()
     intersection = pred_one_hot.T @ true_one_hot
@@ -470,7 +469,7 @@ def matched_instance_iou(predicted: Sequence[torch.Tensor], true: Sequence[torch
         pred_count += ious.shape[0]
         true_count += ious.shape[1]
         if ious.numel():
-            rows, cols = linear_sum_assignment(ious.numpy(), maximize=True)
+            rows, cols = linear_sum_assignment(ious.cpu().numpy(), maximize=True)
             matched = ious[rows, cols]
             iou_sum += float(matched.sum())
             hits += int((matched >= 0.5).sum())
@@ -490,11 +489,12 @@ def instances_to_detections(
     """One image's instances as a torchmetrics/torchvision prediction: ``masks`` (K, H, W) bool,
     ``labels`` (digits 0-9, i.e. semantic class - 1) and ``scores`` (mean pixel confidence, or 1)."""
     k = len(classes)
-    masks = instance_mask.unsqueeze(0) == torch.arange(1, k + 1).view(k, 1, 1)
+    device = instance_mask.device
+    masks = instance_mask.unsqueeze(0) == torch.arange(1, k + 1, device=device).view(k, 1, 1)
     if confidence is None:
-        scores = torch.ones(k)
+        scores = torch.ones(k, device=device)
     else:
-        scores = torch.stack([confidence[m].mean() for m in masks]) if k else torch.zeros(0)
+        scores = torch.stack([confidence[m].mean() for m in masks]) if k else torch.zeros(0, device=device)
     return {"masks": masks, "labels": classes - 1, "scores": scores.float()}
 
 
