@@ -1,6 +1,8 @@
 import gzip
+import re
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -115,3 +117,65 @@ def test_offline_message_shows_no_absolute_path(monkeypatch):
         utils.load_online_dataset("cifar100")
     assert str(data.REPO_ROOT) not in str(caught.value)
     assert "data/torchvision" in str(caught.value)
+
+
+# ---------------------------------------------------------------------------------- write_image_folder
+def _two_images():
+    return np.zeros((2, 4, 4), dtype=np.uint8), [0, 1]
+
+
+def _files(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("bad", ["../../x", "../x", "a/b", "/tmp/x", "", ".", "..", "a\0b", "a\\b", "C:x"])
+def test_write_image_folder_refuses_class_names_that_escape_root(tmp_path, bad):
+    parent_before = sorted(p.name for p in tmp_path.parent.iterdir())
+    with pytest.raises(ValueError, match=re.escape(repr(bad)) + " is not a single plain folder name"):
+        data.write_image_folder(*_two_images(), tmp_path / "root", class_names=["ok", bad])
+    assert _files(tmp_path) == [], "nothing written, not even the root"
+    assert sorted(p.name for p in tmp_path.parent.iterdir()) == parent_before, "nothing written outside"
+
+
+def test_write_image_folder_refuses_a_class_folder_that_links_outside(tmp_path):
+    outside, root = tmp_path / "outside", tmp_path / "root"
+    outside.mkdir()
+    root.mkdir()
+    (root / "cat").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ValueError, match="'cat' leads outside"):
+        data.write_image_folder(*_two_images(), root, class_names=["cat", "dog"], if_exists="add")
+    assert _files(outside) == [] and _files(root) == ["cat"]
+
+
+def test_write_image_folder_refuses_a_folder_that_is_not_empty(tmp_path):
+    root = data.write_image_folder(*_two_images(), tmp_path / "digits")
+    (root / "notes.txt").write_text("mine")
+    before = _files(root)
+    with pytest.raises(FileExistsError, match=r"not empty: it holds 3 entries \(0, 1, notes.txt\).*if_exists='add'"):
+        data.write_image_folder(np.zeros((3, 4, 4), dtype=np.uint8), [0, 1, 2], root)
+    assert _files(root) == before, "nothing of the second call mixed in"
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(FileExistsError, match="not a folder"):
+        data.write_image_folder(*_two_images(), tmp_path / "a_file")
+    with pytest.raises(ValueError, match="if_exists must be one of"):
+        data.write_image_folder(*_two_images(), tmp_path / "new", if_exists="overwrite")
+
+
+def test_write_image_folder_writes_into_an_empty_existing_folder_silently(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    data.write_image_folder(*_two_images(), tmp_path / "empty")
+    assert _files(tmp_path / "empty") == ["0", "0/0.png", "1", "1/1.png"]
+    assert capsys.readouterr().out == ""
+
+
+def test_write_image_folder_add_mode_adds_says_so_and_replaces_nothing(tmp_path, capsys):
+    root = tmp_path / "photos"
+    (root / "cat").mkdir(parents=True)
+    (root / "cat" / "mine.jpg").write_bytes(b"the user's photo")
+    data.write_image_folder(*_two_images(), root, class_names=["dog", "owl"], if_exists="add")
+    assert capsys.readouterr().out.strip() == "write_image_folder: adding to photos/, which already holds 1 entry (cat)"
+    assert _files(root) == ["cat", "cat/mine.jpg", "dog", "dog/0.png", "owl", "owl/1.png"]
+    png = (root / "dog" / "0.png").read_bytes()
+    with pytest.raises(FileExistsError, match=r"0\.png already exists"):
+        data.write_image_folder(np.full((1, 4, 4), 255, dtype=np.uint8), [0], root, class_names=["dog"], if_exists="add")
+    assert (root / "dog" / "0.png").read_bytes() == png and (root / "cat" / "mine.jpg").read_bytes() == b"the user's photo"

@@ -207,11 +207,54 @@ def skimage_photo(name: str) -> np.ndarray:
     return np.asarray(getattr(skimage.data, name)())
 
 
+IF_EXISTS_MODES = ("error", "add")
+
+
+def _check_class_name(name: Any) -> None:
+    """Refuse a class name that is not one plain folder name (no separator, no ``..``, no drive)."""
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    if not isinstance(name, str):
+        raise TypeError(f"class names must be strings, got {type(name).__name__} {name!r}")
+    plain = (
+        name not in ("", ".", "..")
+        and "\0" not in name
+        and PurePosixPath(name).parts == (name,)
+        and PureWindowsPath(name).parts == (name,)  # no backslash, no "C:" drive (students on Windows)
+        and not PureWindowsPath(name).drive
+    )
+    if not plain:
+        raise ValueError(
+            f"class name {name!r} is not a single plain folder name such as 'cat' (no '/', '\\', '..', NUL or drive)"
+        )
+
+
+def _prepare_root(root: Path, if_exists: str) -> None:
+    """Check that ``root`` is new or empty, or (``if_exists="add"``) say that the call adds to it."""
+    if if_exists not in IF_EXISTS_MODES:
+        raise ValueError(f"if_exists must be one of {IF_EXISTS_MODES}, got {if_exists!r}")
+    if root.exists() and not root.is_dir():
+        raise FileExistsError(f"{root} exists and is not a folder; pass a folder path for the image folder")
+    entries = sorted(p.name for p in root.iterdir()) if root.exists() else []
+    if not entries:
+        return
+    examples = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+    shown = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} ({examples})"
+    if if_exists == "error":
+        raise FileExistsError(
+            f"{root} is not empty: it holds {shown}. write_image_folder starts from "
+            "an empty folder so that files of an earlier call do not mix in: choose a new folder, empty this "
+            "one yourself, or pass if_exists='add' to add to it"
+        )
+    print(f"write_image_folder: adding to {root.name}/, which already holds {shown}")
+
+
 def write_image_folder(
     images: torch.Tensor | np.ndarray,
     labels: torch.Tensor | np.ndarray | list[int],
     root: Path | str,
     class_names: list[str] | None = None,
+    if_exists: str = "error",
 ) -> Path:
     """Write images as PNG files in the ``ImageFolder`` layout ``root/<class name>/<index>.png``.
 
@@ -222,15 +265,20 @@ def write_image_folder(
     back, provided every class has at least one image (ImageFolder numbers the folders it finds).
     PNG is lossless: reading a file back gives exactly the pixels written. Returns ``root``.
 
+    ``root`` must be new or empty, so files of an earlier call never mix in silently
+    (``FileExistsError`` otherwise). ``if_exists="add"`` adds to a folder that holds files and says
+    so; it never replaces a file already there. A class name must be one plain folder name:
+    ``"../x"`` or ``"a/b"`` raise ``ValueError``, so nothing is written outside ``root``.
+
     >>> images, labels = load_mnist("test")
     >>> root = write_image_folder(images[:100], labels[:100], "/tmp/digits")   # /tmp/digits/7/00000.png, ...
     """
     from PIL import Image
 
-    array = images.numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    array = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     if array.dtype != np.uint8 or not (array.ndim == 3 or (array.ndim == 4 and array.shape[-1] == 3)):
         raise ValueError(f"images must be uint8 of shape (N, H, W) or (N, H, W, 3), got {array.dtype} {array.shape}")
-    label_array = labels.numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    label_array = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if label_array.ndim != 1 or len(label_array) != len(array) or not np.issubdtype(label_array.dtype, np.integer):
         raise ValueError(f"labels must be {len(array)} integers, one per image, got {label_array.dtype} {label_array.shape}")
     if len(label_array) and label_array.min() < 0:
@@ -241,10 +289,21 @@ def write_image_folder(
         class_names = [str(i).zfill(digits) for i in range(num_classes)]
     elif len(class_names) < num_classes or len(set(class_names)) != len(class_names):
         raise ValueError(f"need {num_classes} distinct class names for labels up to {num_classes - 1}, got {class_names!r}")
+    for name in class_names:
+        _check_class_name(name)
     root = Path(root)
+    _prepare_root(root, if_exists)
     width = len(str(max(len(array) - 1, 0)))
-    for i, (image, label) in enumerate(zip(array, label_array)):
-        folder = root / class_names[int(label)]
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image).save(folder / f"{str(i).zfill(width)}.png")
+    inside = root.resolve()
+    for name in {class_names[int(label)] for label in label_array}:
+        folder = (root / name).resolve()
+        if folder == inside or not folder.is_relative_to(inside):  # e.g. a class folder that links elsewhere
+            raise ValueError(f"class folder {name!r} leads outside {root}")
+    targets = [root / class_names[int(label)] / f"{str(i).zfill(width)}.png" for i, label in enumerate(label_array)]
+    for target in targets:
+        if target.exists():
+            raise FileExistsError(f"{target} already exists; write_image_folder does not replace files, choose another folder")
+    for image, target in zip(array, targets):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(target)
     return root

@@ -12,7 +12,8 @@ The launcher starts one process per ``nproc_per_node`` and gives each its ``RANK
 data, keeps the share of it that ``DistributedSampler`` gives it, and trains a copy of the model
 with the course's own :func:`utils.training.train_one_epoch`; ``DistributedDataParallel`` averages
 the gradients of the copies after every backward pass, so they stay identical. The backend is
-``gloo`` on CPUs and ``nccl`` on CUDA GPUs. Only rank 0 evaluates and saves the checkpoint.
+``nccl`` when every process of a machine has its own CUDA GPU, and ``gloo`` on the CPU otherwise
+(:func:`choose_backend`; rank 0 says which in one line). Only rank 0 evaluates and saves the checkpoint.
 """
 
 from __future__ import annotations
@@ -35,27 +36,87 @@ from utils.models import LeNet5
 from utils.training import evaluate, save_checkpoint, train_one_epoch
 
 
+NOTE_PREFIX = "[utils.distributed] "
+"""Start of the lines rank 0 prints for the user; :func:`launch` passes them on."""
+
+BACKENDS = ("gloo", "nccl")
+
+
+def _gpu_count() -> int:
+    """Number of CUDA GPUs this process can use (0 without CUDA)."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _processes(n: int) -> str:
+    return f"{n} process{'es' if n != 1 else ''}"
+
+
+def _gpus(n: int) -> str:
+    return "no GPU" if n == 0 else f"{n} GPU{'s' if n != 1 else ''}"
+
+
+def choose_backend(
+    local_world_size: int, local_rank: int = 0, backend: str | None = None
+) -> tuple[str, torch.device]:
+    """The backend and the device of process ``local_rank`` out of ``local_world_size`` on this machine.
+
+    ``nccl`` on ``cuda:{local_rank}`` only when every process has its own GPU
+    (``device_count() >= local_world_size``); otherwise ``gloo`` on the CPU, so two processes on a
+    one-GPU runtime do not both ask for GPU 1. An explicit ``backend="nccl"`` without enough GPUs
+    raises ``ValueError``; ``backend="gloo"`` always runs on the CPU.
+
+    >>> choose_backend(2, local_rank=1)   # on a machine with 2 GPUs
+    ('nccl', device(type='cuda', index=1))
+    """
+    if not isinstance(local_world_size, int) or local_world_size < 1:
+        raise ValueError(f"local_world_size must be a positive int, got {local_world_size!r}")
+    if not isinstance(local_rank, int) or not 0 <= local_rank < local_world_size:
+        raise ValueError(f"local_rank must be an int in [0, {local_world_size}), got {local_rank!r}")
+    if backend is not None and backend not in BACKENDS:
+        raise ValueError(f"backend must be 'gloo', 'nccl' or None, got {backend!r}")
+    gpus = _gpu_count()
+    backend = backend or ("nccl" if gpus >= local_world_size else "gloo")
+    if backend == "gloo":
+        return "gloo", torch.device("cpu")
+    if gpus < local_world_size:
+        raise ValueError(
+            f"backend 'nccl' needs one GPU per process: {_processes(local_world_size)} but {_gpus(gpus)}; "
+            "pass backend='gloo' (or None, to choose automatically)"
+        )
+    return "nccl", torch.device("cuda", local_rank)
+
+
+def backend_note(local_world_size: int, backend: str) -> str:
+    """One line saying which backend runs and why, e.g. ``"2 processes but 1 GPU: using gloo on the CPU"``."""
+    gpus = _gpu_count()
+    if backend == "nccl":
+        return f"{_processes(local_world_size)}, {_gpus(gpus)}: using nccl, one GPU per process"
+    if gpus == 0:
+        return f"{_processes(local_world_size)}, {_gpus(gpus)}: using gloo on the CPU"
+    if gpus < local_world_size:
+        return f"{_processes(local_world_size)} but {_gpus(gpus)}: using gloo on the CPU"
+    return f"{_processes(local_world_size)}, {_gpus(gpus)}: using gloo on the CPU, as asked"
+
+
 def init_distributed(backend: str | None = None) -> tuple[int, int, torch.device]:
     """Join the process group torchrun set up; return ``(rank, world_size, device)``.
 
-    ``backend`` defaults to ``"nccl"`` when CUDA is available (one GPU per process, chosen by
-    ``LOCAL_RANK``) and ``"gloo"`` otherwise.
+    The backend and device come from :func:`choose_backend` with torchrun's ``LOCAL_WORLD_SIZE``
+    (the processes on this machine) and ``LOCAL_RANK``; rank 0 prints one line saying which.
     """
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         raise RuntimeError(
             "RANK and WORLD_SIZE are not set: start this with `python -m torch.distributed.run "
             "--nproc_per_node=N ...` (torchrun), not with plain python"
         )
-    backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
-    if backend not in ("gloo", "nccl"):
-        raise ValueError(f"backend must be 'gloo' or 'nccl', got {backend!r}")
-    if backend == "nccl":
-        local_rank = int(os.environ.get("LOCAL_RANK", 0))
-        torch.cuda.set_device(local_rank)
-        device = torch.device("cuda", local_rank)
-    else:
-        device = torch.device("cpu")
+    local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    backend, device = choose_backend(local_world_size, local_rank, backend)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     dist.init_process_group(backend=backend)
+    if dist.get_rank() == 0:
+        print(NOTE_PREFIX + backend_note(local_world_size, backend), flush=True)
     return dist.get_rank(), dist.get_world_size(), device
 
 
@@ -68,8 +129,8 @@ def shard_loader(images: torch.Tensor, labels: torch.Tensor, sampler: Distribute
     """
     if len(images) != len(labels):
         raise ValueError(f"images and labels differ in length: {len(images)} and {len(labels)}")
-    index = torch.tensor(list(sampler), dtype=torch.long)
-    return TensorLoader(images[index], labels[index], batch_size=batch_size)
+    index = torch.tensor(list(sampler), dtype=torch.long, device=images.device)
+    return TensorLoader(images[index], labels[index.to(labels.device)], batch_size=batch_size)
 
 
 def train_ddp(
@@ -134,7 +195,8 @@ def launch(
     ``["-m", "some.module", "--epochs", "2"]``. It uses this Python (``sys.executable``, so
     the same virtual environment), sets ``OMP_NUM_THREADS`` for every process (torchrun warns when it
     has to choose) and puts ``cwd`` (default: the course folder) on ``PYTHONPATH`` so ``utils``
-    imports. A failed run raises ``RuntimeError`` with the end of its output.
+    imports. Rank 0's one-line notes (which backend runs) are printed here; a failed run raises
+    ``RuntimeError`` with the end of its output.
     """
     import subprocess
     import sys
@@ -148,11 +210,15 @@ def launch(
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(cwd), env.get("PYTHONPATH", "")] if p)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc_per_node}", *target]
     completed = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
-    if completed.returncode != 0 or not lines:
+    lines = completed.stdout.splitlines()
+    results = [line for line in lines if line.startswith("RESULT ")]
+    if completed.returncode != 0 or not results:
         tail = (completed.stdout + completed.stderr)[-3000:]
         raise RuntimeError(f"the distributed run failed (exit status {completed.returncode}):\n{tail}")
-    return json.loads(lines[-1].removeprefix("RESULT "))
+    for line in lines:
+        if line.startswith(NOTE_PREFIX):
+            print(line.removeprefix(NOTE_PREFIX))
+    return json.loads(results[-1].removeprefix("RESULT "))
 
 
 def main(argv: list[str] | None = None) -> None:
