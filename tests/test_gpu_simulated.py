@@ -196,3 +196,15 @@ def test_plots_take_gpu_tensors(gpu, scenes):
                                          for b, lab in zip(scenes.boxes[:2], scenes.labels[:2])])
     seg.show_segmentations(images, {"truth": scenes.semantic_masks[:2].to(gpu)})
     matplotlib.pyplot.close("all")
+
+
+def test_data_helpers_take_gpu_tensors(gpu, digits, tmp_path):
+    from torch.utils.data.distributed import DistributedSampler
+
+    images, labels = digits[0][:10].to(gpu), digits[1][:10].to(gpu)
+    loader = utils.distributed.shard_loader(images, labels, DistributedSampler(range(10), num_replicas=2, rank=1,
+                                                                               shuffle=False), batch_size=4)
+    assert all(on_gpu(batch) for batch in loader)
+    pixels = (digits[0][:4, 0] * 255).to(torch.uint8).to(gpu)
+    root = utils.write_image_folder(pixels, digits[1][:4].to(gpu), tmp_path / "folder")
+    assert len(list(root.rglob("*.png"))) == 4
