@@ -1,4 +1,5 @@
 import math
+import pickle
 
 import pandas as pd
 import pytest
@@ -111,6 +112,157 @@ def test_resume_from_checkpoint_equals_uninterrupted_training(tmp_path):
         assert torch.equal(a, b)
     assert (tmp_path / "state.best.pt").exists()
     assert utils.load_checkpoint(checkpoint)["history"][-1]["epoch"] == 4
+
+
+def dropout_model():
+    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3))
+
+
+def run_fresh(epochs, checkpoint=None, resume=False, scheduler=None, interval="epoch", patience=None,
+              val_labels_shift=0):
+    """Build model, loaders, optimizer and scheduler as a fresh process would, then ``fit``.
+
+    ``val_labels_shift=1`` validates on wrongly shifted labels, so the validation loss gets worse with every
+    epoch of learning: the best epoch is the first and early stopping is certain.
+    """
+    torch.manual_seed(0)  # same initial weights in every run, as a restarted script gets
+    model = dropout_model()
+    x, y = small_problem()
+    train = utils.TensorLoader(x, y, batch_size=32, shuffle=True, seed=1)
+    val = utils.TensorLoader(x, (y + val_labels_shift) % 3, batch_size=100)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    schedulers = {
+        None: lambda: None,
+        "step": lambda: torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5),
+        "one_cycle": lambda: torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=4 * len(train)),
+    }
+    history = utils.fit(model, train, val, epochs=epochs, optimizer=optimizer, scheduler=schedulers[scheduler](),
+                        scheduler_interval=interval, early_stopping_patience=patience, checkpoint_path=checkpoint,
+                        resume=resume, progress=False)
+    return model, history.drop(columns="seconds")
+
+
+def assert_same_weights(a, b):
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), name
+
+
+@pytest.mark.parametrize("scheduler, interval", [("step", "epoch"), ("one_cycle", "batch")])
+def test_resume_with_scheduler_and_dropout_equals_uninterrupted(tmp_path, scheduler, interval):
+    straight, straight_history = run_fresh(4, scheduler=scheduler, interval=interval, patience=3)
+    run_fresh(2, tmp_path / "run.pt", scheduler=scheduler, interval=interval, patience=3)
+    resumed, resumed_history = run_fresh(4, tmp_path / "run.pt", resume=True, scheduler=scheduler,
+                                         interval=interval, patience=3)
+    assert straight_history["lr"].nunique() > 1  # the scheduler did change the learning rate
+    pd.testing.assert_frame_equal(resumed_history, straight_history, check_exact=True)
+    assert_same_weights(resumed, straight)
+
+
+def test_resume_keeps_early_stopping_counter_best_loss_and_best_weights(tmp_path):
+    straight, straight_history = run_fresh(10, patience=3, val_labels_shift=1)
+    assert straight_history["epoch"].tolist() == [1, 2, 3, 4]  # best at epoch 1, stopped 3 epochs later
+    run_fresh(2, tmp_path / "run.pt", patience=3, val_labels_shift=1)  # interrupted with the counter at 1
+    resumed, resumed_history = run_fresh(10, tmp_path / "run.pt", resume=True, patience=3, val_labels_shift=1)
+    pd.testing.assert_frame_equal(resumed_history, straight_history, check_exact=True)
+    assert_same_weights(resumed, straight)  # both hold epoch 1's weights
+    assert utils.load_checkpoint(tmp_path / "run.pt")["stopped_early"] is True
+
+
+def test_resuming_an_early_stopped_run_trains_no_more(tmp_path):
+    stopped, stopped_history = run_fresh(10, tmp_path / "run.pt", patience=3, val_labels_shift=1)
+    assert len(stopped_history) == 4
+    resumed, resumed_history = run_fresh(10, tmp_path / "run.pt", resume=True, patience=3, val_labels_shift=1)
+    pd.testing.assert_frame_equal(resumed_history, stopped_history, check_exact=True)
+    assert utils.load_checkpoint(tmp_path / "run.pt")["history"][-1]["epoch"] == 4  # not overwritten
+    assert_same_weights(resumed, stopped)  # the best weights, not the last checkpoint's
+
+
+class FakeCudaGenerator:
+    """Stands in for the CUDA random state on a machine without a GPU: one ByteTensor per device."""
+
+    def __init__(self):
+        self.states = [torch.tensor([1, 2, 3], dtype=torch.uint8)]
+
+    def get_rng_state_all(self):
+        return [s.clone() for s in self.states]
+
+    def set_rng_state_all(self, states):
+        self.states = [s.clone() for s in states]
+
+
+def test_cuda_random_state_is_saved_and_restored(tmp_path, monkeypatch):
+    cuda = FakeCudaGenerator()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", cuda.get_rng_state_all)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", cuda.set_rng_state_all)
+    train = loaders()[0]
+
+    def run(epochs, resume=False):  # SGD: Adam's step asks the (absent) CUDA device whether it is capturing a graph
+        model = nn.Linear(2, 3)
+        utils.fit(model, train, epochs=epochs, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                  device=torch.device("cpu"), checkpoint_path=tmp_path / "run.pt", resume=resume, progress=False)
+
+    run(1)
+    saved = utils.load_checkpoint(tmp_path / "run.pt")["random_states"]["cuda"]
+    assert [s.tolist() for s in saved] == [[1, 2, 3]]
+
+    cuda.states = [torch.tensor([9, 9, 9], dtype=torch.uint8)]  # a fresh process starts from another state
+    run(2, resume=True)
+    assert [s.tolist() for s in cuda.states] == [[1, 2, 3]]
+
+
+def test_cpu_checkpoint_scaler_state_resumes_with_amp_on(monkeypatch):
+    from utils.training import _restore_scaler
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # so that the CUDA GradScaler stays enabled
+    cpu_state = torch.amp.GradScaler("cuda", enabled=False).state_dict()
+    assert cpu_state == {}
+    scaler = torch.amp.GradScaler("cuda", enabled=True)
+    _restore_scaler(scaler, cpu_state)  # raised RuntimeError("The source state dict is empty ...")
+    assert scaler.is_enabled() and scaler.get_scale() == 2.0**16
+
+    _restore_scaler(scaler, {**torch.amp.GradScaler("cuda", init_scale=8.0).state_dict()})
+    assert scaler.get_scale() == 8.0
+
+
+def test_history_lr_is_a_plain_float_when_the_learning_rate_is_a_tensor():
+    model = nn.Linear(2, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=torch.tensor(0.1))
+    history = utils.fit(model, loaders()[0], epochs=1, optimizer=optimizer, progress=False)
+    assert type(history["lr"].iloc[0]) is not torch.Tensor and history["lr"].dtype == float
+
+
+CODE_RAN = []
+
+
+def _record_that_code_ran(message):
+    CODE_RAN.append(message)
+
+
+class CodeOnLoad:
+    """An object whose unpickling calls a function: what a malicious checkpoint would do."""
+
+    def __reduce__(self):
+        return _record_that_code_ran, ("the checkpoint ran code",)
+
+
+@pytest.mark.parametrize("crafted", ["run.pt", "run.best.pt"])
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path, crafted):
+    fit_state = tmp_path / "fit.pt"
+    utils.fit(nn.Linear(2, 3), loaders()[0], epochs=1, checkpoint_path=fit_state, progress=False)
+    (tmp_path / "run.pt").write_bytes(fit_state.read_bytes())
+    (tmp_path / "run.best.pt").write_bytes(fit_state.with_suffix(".best.pt").read_bytes())
+    torch.save({"model": CodeOnLoad()}, tmp_path / crafted)
+    CODE_RAN.clear()
+    with pytest.raises(pickle.UnpicklingError, match="is not loaded, for safety: it holds objects other than tensors"):
+        utils.fit(nn.Linear(2, 3), loaders()[0], epochs=2, checkpoint_path=tmp_path / "run.pt", resume=True,
+                  progress=False)
+    with pytest.raises(pickle.UnpicklingError, match="not loaded, for safety"):
+        utils.load_checkpoint(tmp_path / crafted)
+    assert CODE_RAN == []
+    torch.load(tmp_path / crafted, weights_only=False)  # the payload is real: an unsafe load runs it
+    assert CODE_RAN == ["the checkpoint ran code"]
 
 
 def test_fit_bad_arguments(tmp_path):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -124,22 +126,44 @@ def evaluate(
 
 
 def save_checkpoint(path: Path | str, **state: Any) -> None:
-    """Save a training state (model and optimizer state dicts, epoch, history, ...) to ``path``."""
+    """Save a training state (model and optimizer state dicts, epoch, history, ...) to ``path``.
+
+    Keep to tensors and plain data (numbers, strings, lists, dicts): :func:`load_checkpoint` refuses
+    anything else, because unpickling other objects can run code.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
 
 
 def load_checkpoint(path: Path | str) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint` (or by ``fit``) onto the CPU."""
+    """Load a checkpoint written by :func:`save_checkpoint` (or by ``fit``) onto the CPU.
+
+    Only tensors and plain data are loaded (``weights_only=True``), so a shared checkpoint cannot run
+    code: a file holding other objects raises ``pickle.UnpicklingError``.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return _load_weights_only(path)
+
+
+def _load_weights_only(path: Path) -> Any:
+    """``torch.load`` onto the CPU with ``weights_only=True``, saying in our words why a file is refused."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise pickle.UnpicklingError(
+            f"{path} is not loaded, for safety: it holds objects other than tensors and plain data "
+            "(numbers, strings, lists, dicts), and unpickling them could run code"
+        ) from error
 
 
 def _random_states(loader: Any) -> dict[str, Any]:
+    """The CPU, CUDA (when available) and loader random states, as ByteTensors."""
     states = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
     if isinstance(getattr(loader, "generator", None), torch.Generator):
         states["loader"] = loader.generator.get_state()
     return states
@@ -147,8 +171,83 @@ def _random_states(loader: Any) -> dict[str, Any]:
 
 def _restore_random_states(loader: Any, states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        # a checkpoint from a machine with more GPUs restores the devices this one has
+        torch.cuda.set_rng_state_all(states["cuda"][: torch.cuda.device_count()])
     if "loader" in states and isinstance(getattr(loader, "generator", None), torch.Generator):
         loader.generator.set_state(states["loader"])
+
+
+def _restore_scaler(scaler: torch.amp.GradScaler, state: dict[str, Any]) -> None:
+    """Load a GradScaler state, unless it is empty (saved with AMP off, e.g. on the CPU): then keep ``scaler``."""
+    if state:
+        scaler.load_state_dict(state)
+
+
+@dataclass
+class _Progress:
+    """What ``fit`` carries from epoch to epoch besides the weights: the history and early stopping's record."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_loss: float = math.inf
+    best_state: dict[str, torch.Tensor] | None = None
+    epochs_without_improvement: int = 0
+    stopped_early: bool = False
+
+    def record(self, monitored: float, model: nn.Module, best_path: Path | None) -> None:
+        """Count an epoch's monitored loss; keep (and save to ``best_path``) the weights when it is the best."""
+        if monitored < self.best_loss:
+            self.best_loss, self.epochs_without_improvement = monitored, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+            if best_path is not None:
+                torch.save(self.best_state, best_path)
+        else:
+            self.epochs_without_improvement += 1
+
+
+def _best_path(checkpoint_path: Path | str) -> Path:
+    return Path(checkpoint_path).with_suffix(".best.pt")
+
+
+def _save_training_state(
+    path: Path | str, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any | None,
+    scaler: torch.amp.GradScaler, progress: _Progress, loader: Any,
+) -> None:
+    """Everything ``fit(resume=True)`` needs to go on as if never stopped; the best weights are in their own file."""
+    save_checkpoint(
+        path,
+        model=model.state_dict(),
+        optimizer=optimizer.state_dict(),
+        scheduler=scheduler.state_dict() if scheduler is not None else None,
+        scaler=scaler.state_dict(),
+        history=progress.history,
+        best_loss=progress.best_loss,
+        epochs_without_improvement=progress.epochs_without_improvement,
+        stopped_early=progress.stopped_early,
+        random_states=_random_states(loader),
+    )
+
+
+def _restore_training_state(
+    path: Path | str, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any | None,
+    scaler: torch.amp.GradScaler, loader: Any,
+) -> _Progress:
+    """Load what :func:`_save_training_state` wrote back into the objects of a fresh run; return the progress."""
+    state = load_checkpoint(path)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state.get("scheduler") is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    _restore_scaler(scaler, state["scaler"])
+    _restore_random_states(loader, state["random_states"])
+    best_path = _best_path(path)
+    return _Progress(
+        history=state["history"],
+        best_loss=state["best_loss"],
+        best_state=_load_weights_only(best_path) if best_path.exists() else None,
+        epochs_without_improvement=state["epochs_without_improvement"],
+        stopped_early=state.get("stopped_early", False),  # absent from checkpoints of older versions
+    )
 
 
 def fit(
@@ -183,7 +282,9 @@ def fit(
             epochs, and put the best epoch's weights back into ``model``.
         checkpoint_path: save the whole training state there after every epoch; the best model's
             weights go next to it as ``<name>.best.pt``.
-        resume: continue from ``checkpoint_path`` if it exists (same result as never stopping).
+        resume: continue from ``checkpoint_path`` if it exists (same result as never stopping: the
+            weights, optimizer, scheduler, random states and early stopping's record are restored;
+            a run that stopped early stays stopped and gets its best weights back).
         amp: float16 mixed precision when training on CUDA (ignored on the CPU).
 
     >>> history = fit(model, train_loader, val_loader, epochs=3)
@@ -200,22 +301,16 @@ def fit(
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=1e-3)
     scaler = torch.amp.GradScaler("cuda", enabled=amp and device.type == "cuda")
     batch_scheduler = scheduler if scheduler_interval == "batch" else None
+    best_path = _best_path(checkpoint_path) if checkpoint_path is not None else None
 
-    rows: list[dict[str, float]] = []
-    best_loss, best_state, epochs_without_improvement = math.inf, None, 0
+    done = _Progress()
     if resume and Path(checkpoint_path).exists():
-        state = load_checkpoint(checkpoint_path)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and state.get("scheduler") is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        rows, best_loss = state["history"], state["best_loss"]
-        epochs_without_improvement = state["epochs_without_improvement"]
-        _restore_random_states(train_loader, state["random_states"])
-        best_path = Path(checkpoint_path).with_suffix(".best.pt")
-        best_state = torch.load(best_path, map_location="cpu") if best_path.exists() else None
-    first_epoch = len(rows) + 1
+        done = _restore_training_state(checkpoint_path, model, optimizer, scheduler, scaler, train_loader)
+    if done.stopped_early:
+        if done.best_state is not None:
+            model.load_state_dict(done.best_state)
+        return pd.DataFrame(done.history)
+    first_epoch = len(done.history) + 1
 
     bar = tqdm(total=(epochs - first_epoch + 1) * len(train_loader), desc=description, disable=not progress)
     for epoch in range(first_epoch, epochs + 1):
@@ -224,36 +319,22 @@ def fit(
         row = {"epoch": epoch, **{f"train_{k}": v for k, v in train.items()}}
         if val_loader is not None:
             row.update({f"val_{k}": v for k, v in evaluate(model, val_loader, loss_fn, device).items()})
-        row["lr"] = optimizer.param_groups[0]["lr"]
+        row["lr"] = float(optimizer.param_groups[0]["lr"])  # a plain float even when the lr is a tensor
         if scheduler is not None and scheduler_interval == "epoch":
             scheduler.step()
         row["seconds"] = time.perf_counter() - start
-        rows.append(row)
+        done.history.append(row)
         bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k.startswith(("train_", "val_"))})
 
-        monitored = row.get("val_loss", row["train_loss"])
-        if monitored < best_loss:
-            best_loss, epochs_without_improvement = monitored, 0
-            best_state = copy.deepcopy(model.state_dict())
-            if checkpoint_path is not None:
-                torch.save(best_state, Path(checkpoint_path).with_suffix(".best.pt"))
-        else:
-            epochs_without_improvement += 1
+        done.record(row.get("val_loss", row["train_loss"]), model, best_path)
+        done.stopped_early = (
+            early_stopping_patience is not None and done.epochs_without_improvement >= early_stopping_patience
+        )
         if checkpoint_path is not None:
-            save_checkpoint(
-                checkpoint_path,
-                model=model.state_dict(),
-                optimizer=optimizer.state_dict(),
-                scheduler=scheduler.state_dict() if scheduler is not None else None,
-                scaler=scaler.state_dict(),
-                history=rows,
-                best_loss=best_loss,
-                epochs_without_improvement=epochs_without_improvement,
-                random_states=_random_states(train_loader),
-            )
-        if early_stopping_patience is not None and epochs_without_improvement >= early_stopping_patience:
-            if best_state is not None:
-                model.load_state_dict(best_state)
+            _save_training_state(checkpoint_path, model, optimizer, scheduler, scaler, done, train_loader)
+        if done.stopped_early:
+            if done.best_state is not None:
+                model.load_state_dict(done.best_state)
             break
     bar.close()
-    return pd.DataFrame(rows)
+    return pd.DataFrame(done.history)
