@@ -61,7 +61,7 @@ from utils.plots import (
     plot_reliability_diagram,
     show_images,
 )
-from utils.results import load_results, record, results_dir, results_table
+from utils.results import course_results_dir, load_results, record, results_dir, results_table, time_goal
 from utils.scenes import NUM_SEMANTIC_CLASSES, Scenes, make_scenes
 from utils.training import (
     NonFiniteLossError,
