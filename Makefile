@@ -3,20 +3,30 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-requirements
+# TORCH=cpu: install PyTorch's CPU-only build first (a few hundred MB; on Linux the default build is the
+# CUDA one, several GB). Any build name of download.pytorch.org/whl works, e.g. TORCH=cu126.
+TORCH  ?=
+# Extra options for `jupyter lab`, e.g. make lab LAB_ARGS="--no-browser --port=8890".
+LAB_ARGS ?=
+PINNED_TORCH := $(shell grep -E '^torch(vision)?==' requirements.txt)
 
 .PHONY: setup lab test notebooks colab-links clean
 
-# Create .venv and install requirements.txt; redone only when requirements.txt changes.
+# Create .venv and install requirements.txt, showing pip's progress; redone only when requirements.txt
+# changes (make clean first to switch TORCH builds).
 $(STAMP): requirements.txt
+	@echo "Installing requirements.txt into $(VENV). A first install downloads PyTorch: several GB on Linux (the CUDA build) unless TORCH=cpu."
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(if $(TORCH),$(BIN)/python -m pip install $(PINNED_TORCH) --index-url https://download.pytorch.org/whl/$(TORCH))
+	$(BIN)/python -m pip install -r requirements.txt
 	touch $(STAMP)
 
 setup: $(STAMP)
 
-# Open the course in JupyterLab.
+# Open the course in JupyterLab. As root (a container, a cloud VM) Jupyter needs --allow-root.
 lab: setup
-	$(BIN)/jupyter lab notebooks
+	@if [ "$$(id -u)" = 0 ]; then echo "Running as root: starting JupyterLab with --allow-root."; allow_root=--allow-root; fi; \
+	exec $(BIN)/jupyter lab $$allow_root $(LAB_ARGS) notebooks
 
 # The whole test suite in fast mode: utils unit tests, hygiene checks, every notebook through nbval.
 # pytest's exit code 5 ("no tests collected") is turned into a failure.
