@@ -300,3 +300,13 @@ def test_check_catches_a_stale_course_commit(monkeypatch, capsys):
 def test_setup_source_wants_a_full_commit():
     with pytest.raises(ValueError, match="40-hex-digit commit"):
         build_docs.setup_source("week01_introduction", "b4a906b")
+
+
+# --- README's results table ----------------------------------------------------------------------------
+def test_results_table_shows_each_time_goal_beside_its_time(tmp_path, monkeypatch):
+    (tmp_path / "week02_x.json").write_text(json.dumps({"lenet5_train_seconds": 44.2, "lenet5_train_seconds_goal": 60,
+                                                        "lenet5_test_accuracy": 0.9936}))
+    monkeypatch.setattr(build_docs, "RESULTS", tmp_path)
+    table = build_docs.results_markdown()
+    assert "| week02_x | `lenet5_train_seconds` | 44.2 (goal ≤ 60) |" in table
+    assert "_goal`" not in table and "| week02_x | `lenet5_test_accuracy` | 0.9936 |" in table

@@ -254,8 +254,13 @@ def format_figure(value: float | int) -> str:
 def results_markdown() -> str:
     lines = ["| Notebook | Figure | Value |", "|---|---|---|"]
     for path in sorted(RESULTS.glob("*.json")):
-        for key, value in json.loads(path.read_text()).items():
+        figures = json.loads(path.read_text())
+        for key, value in figures.items():
+            if key.endswith("_goal"):
+                continue  # shown beside the time it is the goal of
             shown = format_figure(value)
+            if f"{key}_goal" in figures:
+                shown += f" (goal ≤ {format_figure(figures[f'{key}_goal'])})"
             lines.append(f"| {path.stem} | `{key}` | {shown} |")
     return "\n".join(lines)
 
