@@ -8,6 +8,7 @@ import torch  # noqa: E402
 import torchvision  # noqa: E402
 from torchvision.models.detection._utils import BoxCoder  # noqa: E402
 
+import utils  # noqa: E402
 from utils import detection as D  # noqa: E402
 
 
@@ -159,7 +160,7 @@ def test_decoding_the_targets_gives_back_the_boxes():
 
 def test_detector_output_shape_loss_and_decoding_of_random_outputs():
     torch.manual_seed(0)
-    model = D.TinyCenterNet(num_classes=10, width=8)
+    model = utils.models.TinyCenterNet(num_classes=10, width=8)
     images = torch.rand(2, 1, 96, 96)
     outputs = model(images)
     assert outputs.shape == (2, 14, 24, 24)

@@ -6,10 +6,10 @@ from torch import nn
 
 import utils
 from utils.generative import (
-    VAE, Autoencoder, DCGANDiscriminator, DCGANGenerator, FeatureExtractor, classifier_report, extract_features,
-    frechet_distance, gan_training_step, init_dcgan_weights, latent_walk, torchmetrics_frechet_distance, train_gan,
-    train_vae, vae_loss,
+    classifier_report, extract_features, frechet_distance, gan_training_step, latent_walk,
+    torchmetrics_frechet_distance, train_gan, train_vae, vae_loss,
 )
+from utils.models import VAE, Autoencoder, DCGANDiscriminator, DCGANGenerator, FeatureExtractor, init_dcgan_weights
 
 
 def test_shapes_of_the_models():

@@ -76,7 +76,7 @@ def test_fit_classification_with_mixed_precision(gpu, digits):
 
 def test_fit_centernet_detection(gpu, scenes):
     packed = det.pack_targets(scenes.boxes, scenes.labels)
-    model = det.TinyCenterNet(width=8)
+    model = utils.models.TinyCenterNet(width=8)
     one_epoch(model, utils.TensorLoader(scenes.images, packed, batch_size=3), gpu, loss_fn=det.centernet_loss)
     targets = det.centernet_targets(packed.to(gpu))
     assert all(on_gpu(t) for t in targets.values())
@@ -85,14 +85,14 @@ def test_fit_centernet_detection(gpu, scenes):
 def test_fit_unet_segmentation(gpu, scenes):
     loader = seg.RandomCropLoader(scenes.images, scenes.semantic_masks, batch_size=3, crop_size=32)
     loss = seg.CrossEntropyDiceLoss(class_weights=torch.ones(utils.NUM_SEMANTIC_CLASSES))
-    one_epoch(seg.SmallUNet(channels=(8, 16)), loader, gpu, loss_fn=loss.to(gpu))
+    one_epoch(utils.models.SmallUNet(channels=(8, 16)), loader, gpu, loss_fn=loss.to(gpu))
 
 
 def test_vae_and_gan_training_steps(gpu, digits):
     loader = utils.TensorLoader(*digits, batch_size=32)
-    utils.train_vae(utils.VAE(latent_dim=4), loader, epochs=1, device=gpu, progress=False)
-    generator, discriminator = utils.DCGANGenerator(width=8), utils.DCGANDiscriminator(width=8)
-    _, snapshots = utils.train_gan(generator, discriminator, loader, epochs=1, device=gpu, progress=False,
+    utils.generative.train_vae(utils.models.VAE(latent_dim=4), loader, epochs=1, device=gpu, progress=False)
+    generator, discriminator = utils.models.DCGANGenerator(width=8), utils.models.DCGANDiscriminator(width=8)
+    _, snapshots = utils.generative.train_gan(generator, discriminator, loader, epochs=1, device=gpu, progress=False,
                                    snapshot_z=torch.randn(4, 64))
     assert on_gpu(generator) and len(snapshots)
     assert generator.sample(2, generator=torch.Generator().manual_seed(0)).shape == (2, 1, 28, 28)
@@ -100,13 +100,13 @@ def test_vae_and_gan_training_steps(gpu, digits):
 
 def test_adversarial_training(gpu, digits):
     model = utils.LeNet5().to(gpu)
-    batches = utils.AdversarialBatches(utils.TensorLoader(*digits, batch_size=32), model, epsilon=0.1)
+    batches = utils.attacks.AdversarialBatches(utils.TensorLoader(*digits, batch_size=32), model, epsilon=0.1)
     one_epoch(model, batches, gpu)
 
 
 # ----------------------------------------------------------------------------- detection
 def test_decoding_nms_and_matching_keep_the_inputs_device(gpu, scenes):
-    model = det.TinyCenterNet(width=8).to(gpu)
+    model = utils.models.TinyCenterNet(width=8).to(gpu)
     detections = det.decode_centernet(model(scenes.images.to(gpu)), score_threshold=0.0, max_detections=20)
     assert all(on_gpu(d) for d in detections)
     boxes = scenes.boxes[0].to(gpu)
@@ -132,7 +132,7 @@ def test_segmentation_metrics_and_instances(gpu, scenes):
     meter = seg.SegmentationMeter()
     meter.update(truth, truth)
     assert meter.summary()["pixel_accuracy"] == 1.0
-    masks, confidence = seg.predict_masks(seg.SmallUNet(channels=(8, 16)).to(gpu), scenes.images.to(gpu),
+    masks, confidence = seg.predict_masks(utils.models.SmallUNet(channels=(8, 16)).to(gpu), scenes.images.to(gpu),
                                           return_probabilities=True)
     assert masks.shape == truth.shape
     instances, classes = seg.connected_instances(truth[0])
@@ -148,18 +148,18 @@ def test_segmentation_metrics_and_instances(gpu, scenes):
 def test_gradcam_saliency_and_occlusion(gpu, digits):
     model = utils.LeNet5().to(gpu)
     images = digits[0][:4].to(gpu)
-    with utils.GradCAM(model, model.features[3]) as cam:
+    with utils.explain.GradCAM(model, model.features[3]) as cam:
         assert on_gpu(cam(images))
-    assert on_gpu(utils.saliency_map(model, images))
-    assert on_gpu(utils.occlusion_sensitivity(model, images[:2], patch=8, stride=4))
+    assert on_gpu(utils.explain.saliency_map(model, images))
+    assert on_gpu(utils.explain.occlusion_sensitivity(model, images[:2], patch=8, stride=4))
 
 
 def test_fgsm_pgd_and_robust_accuracy(gpu, digits):
     model = utils.LeNet5().to(gpu)
     images, labels = digits[0][:16].to(gpu), digits[1][:16].to(gpu)
-    assert on_gpu(utils.fgsm(model, images, labels, 0.1))
-    assert on_gpu(utils.pgd(model, images, labels, 0.1, steps=2, generator=torch.Generator().manual_seed(0)))
-    table = utils.robust_accuracy(model, utils.TensorLoader(*digits, batch_size=32), [0.0, 0.1])
+    assert on_gpu(utils.attacks.fgsm(model, images, labels, 0.1))
+    assert on_gpu(utils.attacks.pgd(model, images, labels, 0.1, steps=2, generator=torch.Generator().manual_seed(0)))
+    table = utils.attacks.robust_accuracy(model, utils.TensorLoader(*digits, batch_size=32), [0.0, 0.1])
     assert len(table) == 2
 
 
@@ -178,7 +178,7 @@ def test_classification_metrics_of_gpu_tensors(gpu, digits):
 def test_predict_image_with_a_model_on_the_gpu(gpu, tmp_path):
     Image.new("RGB", (40, 30), (200, 30, 30)).save(tmp_path / "red.png")
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 2)).to(gpu).eval()
-    probabilities = utils.predict_image(model, tmp_path / "red.png", ["a", "b"], 16)
+    probabilities = utils.project.predict_image(model, tmp_path / "red.png", ["a", "b"], 16)
     assert probabilities.sum() == pytest.approx(1.0)
 
 

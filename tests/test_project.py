@@ -51,7 +51,7 @@ def messy_folder(tmp_path) -> Path:
 
 
 def test_scan_reports_every_problem_and_keeps_the_rest(messy_folder):
-    files = utils.scan_image_folder(messy_folder)
+    files = utils.project.scan_image_folder(messy_folder)
     status = dict(zip(files["path"], files["status"]))
     assert status["apple/a1.png"] == "ok" and status["apple/sub/a3.png"] == "ok"
     assert status["apple/a1_copy.png"] == "duplicate"
@@ -67,15 +67,15 @@ def test_scan_reports_every_problem_and_keeps_the_rest(messy_folder):
 
 
 def test_folder_summary_and_imbalance(messy_folder):
-    files = utils.scan_image_folder(messy_folder)
-    summary = utils.folder_summary(files)
+    files = utils.project.scan_image_folder(messy_folder)
+    summary = utils.project.folder_summary(files)
     assert list(summary.index) == ["apple", "pear"]
     assert summary.loc["apple", "images"] == 3 and summary.loc["apple", "duplicate"] == 1
     assert summary.loc["pear", "unreadable"] == 2 and summary.loc["pear", "not an image"] == 1
     assert summary.loc["apple", "modes"] == "L: 1, RGB: 1, RGBA: 1"
     assert (summary.loc["apple", "smallest"], summary.loc["apple", "largest"]) == ("8x8", "30x20")
     assert summary["share"].sum() == pytest.approx(1.0, abs=1e-3)
-    assert utils.imbalance_ratio(files) == pytest.approx(4 / 3)
+    assert utils.project.imbalance_ratio(files) == pytest.approx(4 / 3)
 
 
 def test_duplicate_across_classes_names_the_other_label(tmp_path):
@@ -83,7 +83,7 @@ def test_duplicate_across_classes_names_the_other_label(tmp_path):
     write_png(tmp_path / "a" / "y.png")
     write_png(tmp_path / "b" / "z.png")
     shutil.copy(first, tmp_path / "b" / "x_again.png")
-    files = utils.scan_image_folder(tmp_path).set_index("path")
+    files = utils.project.scan_image_folder(tmp_path).set_index("path")
     assert files.loc["b/x_again.png", "status"] == "duplicate"
     assert "'a'" in files.loc["b/x_again.png", "detail"]
 
@@ -102,17 +102,17 @@ def test_scan_bad_folders_raise_a_clear_error(tmp_path, build, message):
     root.mkdir()
     build(root)
     with pytest.raises(ValueError, match=message):
-        utils.scan_image_folder(root)
+        utils.project.scan_image_folder(root)
 
 
 def test_scan_bad_root(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
-        utils.scan_image_folder(tmp_path / "nowhere")
+        utils.project.scan_image_folder(tmp_path / "nowhere")
     (tmp_path / "file.png").write_text("x")
     with pytest.raises(ValueError, match="folder"):
-        utils.scan_image_folder(tmp_path / "file.png")
+        utils.project.scan_image_folder(tmp_path / "file.png")
     with pytest.raises(TypeError):
-        utils.scan_image_folder(42)
+        utils.project.scan_image_folder(42)
 
 
 def balanced_table(counts: dict[str, int]) -> pd.DataFrame:
@@ -124,15 +124,15 @@ def balanced_table(counts: dict[str, int]) -> pd.DataFrame:
 
 def test_stratified_split_keeps_proportions_and_is_reproducible():
     table = balanced_table({"a": 50, "b": 20, "c": 7})
-    split = utils.stratified_split(table, (0.6, 0.2, 0.2), seed=0)
+    split = utils.project.stratified_split(table, (0.6, 0.2, 0.2), seed=0)
     counts = pd.crosstab(split["label"], split["split"])
     assert counts.loc["a"].to_dict() == {"test": 10, "train": 30, "val": 10}
     assert counts.loc["b"].to_dict() == {"test": 4, "train": 12, "val": 4}
     assert counts.loc["c"].sum() == 7 and (counts.loc["c"] >= 1).all()
     assert "a/dup.png" not in set(split["path"]), "only usable ('ok') files are split"
     assert sorted(split["path"]) == sorted(table.loc[table["status"] == "ok", "path"])
-    assert split.equals(utils.stratified_split(table.sample(frac=1, random_state=1), (0.6, 0.2, 0.2), seed=0))
-    other = utils.stratified_split(table, (0.6, 0.2, 0.2), seed=1)
+    assert split.equals(utils.project.stratified_split(table.sample(frac=1, random_state=1), (0.6, 0.2, 0.2), seed=0))
+    other = utils.project.stratified_split(table, (0.6, 0.2, 0.2), seed=1)
     assert set(other.loc[other["split"] == "test", "path"]) != set(split.loc[split["split"] == "test", "path"])
 
 
@@ -152,51 +152,51 @@ def test_split_sizes_add_up_and_never_leave_a_split_empty(n):
 ])
 def test_stratified_split_bad_input(table, fractions, message):
     with pytest.raises(ValueError, match=message):
-        utils.stratified_split(table, fractions)
+        utils.project.stratified_split(table, fractions)
 
 
 def test_split_csv_round_trip_and_stale_split(tmp_path, messy_folder):
-    split = utils.stratified_split(utils.scan_image_folder(messy_folder), seed=0)
-    path = utils.save_split(split, tmp_path / "out" / "split.csv")
-    again = utils.load_split(path, root=messy_folder)
+    split = utils.project.stratified_split(utils.project.scan_image_folder(messy_folder), seed=0)
+    path = utils.project.save_split(split, tmp_path / "out" / "split.csv")
+    again = utils.project.load_split(path, root=messy_folder)
     assert again.equals(split[["path", "label", "split"]])
     (messy_folder / split["path"].iloc[0]).unlink()
     with pytest.raises(ValueError, match="missing"):
-        utils.load_split(path, root=messy_folder)
+        utils.project.load_split(path, root=messy_folder)
     bad = split.assign(split="training")
-    utils.save_split(bad, tmp_path / "bad.csv")
+    utils.project.save_split(bad, tmp_path / "bad.csv")
     with pytest.raises(ValueError, match="split names"):
-        utils.load_split(tmp_path / "bad.csv")
+        utils.project.load_split(tmp_path / "bad.csv")
     with pytest.raises(FileNotFoundError):
-        utils.load_split(tmp_path / "none.csv")
+        utils.project.load_split(tmp_path / "none.csv")
 
 
 def test_read_image_gives_rgb_of_one_size(messy_folder):
-    gray = utils.read_image(messy_folder / "apple" / "a1.png", 16)
+    gray = utils.project.read_image(messy_folder / "apple" / "a1.png", 16)
     assert gray.shape == (3, 16, 16) and gray.dtype == torch.uint8
     assert torch.equal(gray[0], gray[1]) and torch.equal(gray[1], gray[2])
-    batch = utils.load_images(messy_folder, ["apple/a2.png", "apple/sub/a3.png", "pear/p0.jpg"], 24)
+    batch = utils.project.load_images(messy_folder, ["apple/a2.png", "apple/sub/a3.png", "pear/p0.jpg"], 24)
     assert batch.shape == (3, 3, 24, 24)
     with pytest.raises(ValueError):
-        utils.read_image(messy_folder / "apple" / "a1.png", 0)
+        utils.project.read_image(messy_folder / "apple" / "a1.png", 0)
     with pytest.raises(ValueError):
-        utils.load_images(messy_folder, [], 8)
+        utils.project.load_images(messy_folder, [], 8)
 
 
 def test_normalize_module():
     x = torch.rand(2, 3, 4, 4)
-    norm = utils.Normalize([0.5, 0.4, 0.3], [0.2, 0.2, 0.1])
+    norm = utils.project.Normalize([0.5, 0.4, 0.3], [0.2, 0.2, 0.1])
     expected = (x - torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1)) / torch.tensor([0.2, 0.2, 0.1]).view(1, 3, 1, 1)
     assert torch.allclose(norm(x), expected)
     with pytest.raises(ValueError):
-        utils.Normalize([0.5], [0.0])
+        utils.project.Normalize([0.5], [0.0])
     with pytest.raises(ValueError):
-        utils.Normalize([0.5, 0.5], [0.1])
+        utils.project.Normalize([0.5, 0.5], [0.1])
 
 
 def tiny_classifier() -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(utils.Normalize([0.5] * 3, [0.25] * 3), nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+    return nn.Sequential(utils.project.Normalize([0.5] * 3, [0.25] * 3), nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
 
 
@@ -204,23 +204,23 @@ def tiny_classifier() -> nn.Module:
 def test_export_and_reload_give_the_same_predictions(tmp_path, method, suffix):
     model = tiny_classifier()
     model.train()  # export must still freeze batch norm in eval mode, and leave the model as it was
-    path = utils.export_model(model, torch.rand(2, 3, 16, 16), tmp_path / "model", method=method)
+    path = utils.project.export_model(model, torch.rand(2, 3, 16, 16), tmp_path / "model", method=method)
     assert path.name == "model" + suffix and model.training
-    loaded = utils.load_exported(path)
+    loaded = utils.project.load_exported(path)
     x = torch.rand(5, 3, 16, 16)  # another batch size than the example
     with torch.no_grad():
         assert torch.allclose(loaded(x), model.eval()(x), atol=1e-5)
 
 
 def test_export_auto_prefers_torch_export(tmp_path):
-    assert utils.export_model(tiny_classifier(), torch.rand(2, 3, 8, 8), tmp_path / "m").suffix == ".pt2"
+    assert utils.project.export_model(tiny_classifier(), torch.rand(2, 3, 8, 8), tmp_path / "m").suffix == ".pt2"
 
 
 def test_export_of_a_channels_last_model_is_silent_and_exact(tmp_path):
     model = utils.TunableCNN(channels=(4, 8), kernel_size=3, hidden=8, num_classes=3, in_channels=3, image_size=16).eval()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # torch.export.save warns about channels-last weights unless export_model fixes them
-        loaded = utils.load_exported(utils.export_model(model, torch.rand(2, 3, 16, 16), tmp_path / "m"))
+        loaded = utils.project.load_exported(utils.project.export_model(model, torch.rand(2, 3, 16, 16), tmp_path / "m"))
     x = torch.rand(3, 3, 16, 16)
     with torch.no_grad():
         assert torch.allclose(loaded(x), model(x), atol=1e-5)
@@ -228,27 +228,27 @@ def test_export_of_a_channels_last_model_is_silent_and_exact(tmp_path):
 
 def test_export_bad_input(tmp_path):
     with pytest.raises(ValueError, match="method"):
-        utils.export_model(tiny_classifier(), torch.rand(1, 3, 8, 8), tmp_path / "m", method="onnx")
+        utils.project.export_model(tiny_classifier(), torch.rand(1, 3, 8, 8), tmp_path / "m", method="onnx")
     with pytest.raises(TypeError):
-        utils.export_model(lambda x: x, torch.rand(1, 3, 8, 8), tmp_path / "m")
+        utils.project.export_model(lambda x: x, torch.rand(1, 3, 8, 8), tmp_path / "m")
     with pytest.raises(FileNotFoundError):
-        utils.load_exported(tmp_path / "none.pt2")
+        utils.project.load_exported(tmp_path / "none.pt2")
     (tmp_path / "model.bin").write_bytes(b"x")
     with pytest.raises(ValueError, match="unknown export format"):
-        utils.load_exported(tmp_path / "model.bin")
+        utils.project.load_exported(tmp_path / "model.bin")
 
 
 def test_predict_image(messy_folder):
     model = tiny_classifier().eval()
-    probabilities = utils.predict_image(model, messy_folder / "pear" / "p0.jpg", ["apple", "pear"], 16)
+    probabilities = utils.project.predict_image(model, messy_folder / "pear" / "p0.jpg", ["apple", "pear"], 16)
     assert list(probabilities.index) in (["apple", "pear"], ["pear", "apple"])
     assert probabilities.is_monotonic_decreasing and probabilities.sum() == pytest.approx(1.0)
-    image = utils.read_image(messy_folder / "pear" / "p0.jpg", 16).float().div(255).unsqueeze(0)
+    image = utils.project.read_image(messy_folder / "pear" / "p0.jpg", 16).float().div(255).unsqueeze(0)
     expected = torch.softmax(model(image), dim=1)[0, 1].item()
     assert probabilities["pear"] == pytest.approx(expected, abs=1e-6)
     with pytest.raises(ValueError, match="eval"):
-        utils.predict_image(model.train(), messy_folder / "pear" / "p0.jpg", ["apple", "pear"], 16)
+        utils.project.predict_image(model.train(), messy_folder / "pear" / "p0.jpg", ["apple", "pear"], 16)
     with pytest.raises(ValueError, match="logits"):
-        utils.predict_image(model.eval(), messy_folder / "pear" / "p0.jpg", ["a", "b", "c"], 16)
+        utils.project.predict_image(model.eval(), messy_folder / "pear" / "p0.jpg", ["a", "b", "c"], 16)
     with pytest.raises(FileNotFoundError):
-        utils.predict_image(model, messy_folder / "none.png", ["apple", "pear"], 16)
+        utils.project.predict_image(model, messy_folder / "none.png", ["apple", "pear"], 16)

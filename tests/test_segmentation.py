@@ -86,8 +86,8 @@ def test_perfect_prediction_scores_one(scenes):
     (lambda: seg.SegmentationMeter(3).summary(), ValueError, "no pixels"),
     (lambda: seg.dice_loss(torch.zeros(1, 3, 4, 4), torch.zeros(1, 5, 5, dtype=torch.long)), ValueError, "matching"),
     (lambda: seg.dice_loss(torch.zeros(1, 3, 4, 4), torch.zeros(1, 4, 4)), TypeError, "integer"),
-    (lambda: seg.SmallUNet()(torch.zeros(1, 1, 90, 90)), ValueError, "divisible by 8"),
-    (lambda: seg.SmallFCN(channels=(16,)), ValueError, "at least two"),
+    (lambda: utils.models.SmallUNet()(torch.zeros(1, 1, 90, 90)), ValueError, "divisible by 8"),
+    (lambda: utils.models.SmallFCN(channels=(16,)), ValueError, "at least two"),
     (lambda: seg.transposed_conv_output_size(4, 3, stride=2, output_padding=2), ValueError, "output_padding"),
     (lambda: seg.connected_instances(torch.zeros(4, 4)), ValueError, "integer mask"),
     (lambda: seg.colorize_mask(torch.full((2, 2), 11)), ValueError, r"\[0, 10\]"),
@@ -119,7 +119,7 @@ def test_losses_low_for_right_answers_and_differentiable():
     assert loss_fn(right, targets) < loss_fn(wrong, targets)
 
 
-@pytest.mark.parametrize("model_class", [seg.SmallFCN, seg.SmallUNet])
+@pytest.mark.parametrize("model_class", [utils.models.SmallFCN, utils.models.SmallUNet])
 def test_models_keep_the_input_size_and_are_deterministic(model_class):
     torch.manual_seed(0)
     model = model_class(channels=(4, 8, 16)).eval()
@@ -135,10 +135,10 @@ def test_models_keep_the_input_size_and_are_deterministic(model_class):
 
 
 def test_unet_decoder_concatenates_skips_and_fcn_has_no_decoder():
-    unet, fcn = seg.SmallUNet(channels=(4, 8, 16)), seg.SmallFCN(channels=(4, 8, 16))
+    unet, fcn = utils.models.SmallUNet(channels=(4, 8, 16)), utils.models.SmallFCN(channels=(4, 8, 16))
     assert [block[0].in_channels for block in unet.decoder] == [2 * 8, 2 * 4]
     assert not hasattr(fcn, "decoder")
-    plain = seg.SmallUNet(channels=(4, 8, 16), coarse_scores=False)
+    plain = utils.models.SmallUNet(channels=(4, 8, 16), coarse_scores=False)
     assert plain.coarse_head is None and plain(torch.zeros(1, 1, 8, 8)).shape == (1, 11, 8, 8)
     # The FCN's output is its 1/4-size score map upsampled: smooth, it cannot draw a 1-pixel stroke.
     out = fcn.eval()(torch.rand(1, 1, 16, 16))

@@ -32,7 +32,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from utils.data import load_mnist, to_float_images
 from utils.loaders import TensorLoader
-from utils.models import LeNet5
+from utils.models.classifiers import LeNet5
 from utils.training import evaluate, save_checkpoint, train_one_epoch
 
 

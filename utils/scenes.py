@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from utils.data import load_mnist
+from utils.detection import box_iou
 
 NUM_SEMANTIC_CLASSES = 11
 """Background plus the ten digits."""
@@ -44,16 +45,6 @@ class Scenes:
         k = len(self.labels[index])
         masks = self.instance_masks[index].unsqueeze(0) == torch.arange(1, k + 1, device=self.instance_masks.device).view(k, 1, 1)
         return {"boxes": self.boxes[index], "labels": self.labels[index], "masks": masks.to(torch.uint8)}
-
-
-def _box_iou(box: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
-    if len(others) == 0:
-        return torch.zeros(0)
-    top_left = torch.maximum(box[:2], others[:, :2])
-    bottom_right = torch.minimum(box[2:], others[:, 2:])
-    inter = (bottom_right - top_left).clamp(min=0).prod(dim=1)
-    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
-    return inter / (area(box) + area(others) - inter)
 
 
 def _check_arguments(n: int, split: str, canvas: int, min_digits: int, max_digits: int, min_size: int, max_size: int) -> None:
@@ -107,7 +98,7 @@ def make_scenes(
                 size = randint(min_size, max_size)
                 x, y = randint(0, canvas - size), randint(0, canvas - size)
                 square = torch.tensor([x, y, x + size, y + size], dtype=torch.float32)
-                if squares == [] or _box_iou(square, torch.stack(squares)).max() <= max_overlap:
+                if squares == [] or box_iou(square[None], torch.stack(squares)).max() <= max_overlap:
                     break
             else:
                 continue  # no room for another digit

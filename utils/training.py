@@ -1,4 +1,6 @@
-"""The training loop of the course: ``train_one_epoch``, ``evaluate`` and ``fit`` on top of them.
+"""The training engine of the course: ``train_one_epoch``, ``evaluate`` and ``fit`` on top of them,
+checkpoints with exact resume, and the step-level tools of week 3 (``train_steps``, the learning-rate
+range test, schedules).
 
 Shaped after torchvision's ``references/detection/engine.py``: each function reads top to bottom, a
 non-finite loss stops the run with a message, evaluation runs under ``torch.inference_mode()``,
@@ -15,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -338,3 +342,157 @@ def fit(
             break
     bar.close()
     return pd.DataFrame(done.history)
+
+
+# --------------------------------------------------------------------------------------------------
+# Step-level records and the learning-rate range test (week 3)
+# --------------------------------------------------------------------------------------------------
+def _cycle(loader: Batches) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("the loader yielded no batches")
+
+
+def train_steps(
+    model: nn.Module,
+    loader: Batches,
+    optimizer: torch.optim.Optimizer,
+    steps: int,
+    loss_fn: LossFn = F.cross_entropy,
+    scheduler: Any | None = None,
+    device: torch.device | None = None,
+) -> pd.DataFrame:
+    """Train for ``steps`` optimizer steps (cycling over ``loader``) and record every step.
+
+    Returns a DataFrame with columns ``step``, ``loss`` (of the batch, before the update) and ``lr``.
+    ``scheduler`` is stepped after every batch. A NaN or infinite loss is recorded and ends the run,
+    so a diverging learning rate shows up as a short history whose last loss is not finite.
+    Overfitting one batch is ``train_steps(model, [(x, y)], optimizer, 200)``.
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    device = device or get_device()
+    model.to(device).train()
+    rows = []
+    for step, (inputs, targets) in zip(range(1, steps + 1), _cycle(loader)):
+        inputs, targets = inputs.to(device), targets.to(device)
+        lr = optimizer.param_groups[0]["lr"]
+        loss = loss_fn(model(inputs), targets)
+        rows.append({"step": step, "loss": loss.item(), "lr": lr})
+        if not torch.isfinite(loss):
+            break
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    return pd.DataFrame(rows, columns=["step", "loss", "lr"])
+
+
+def lr_range_test(
+    model: nn.Module,
+    loader: Batches,
+    optimizer: torch.optim.Optimizer,
+    start_lr: float = 1e-6,
+    end_lr: float = 10.0,
+    steps: int = 100,
+    beta: float = 0.9,
+    diverge_factor: float = 4.0,
+    loss_fn: LossFn = F.cross_entropy,
+    device: torch.device | None = None,
+) -> pd.DataFrame:
+    """Leslie Smith's learning-rate range test: raise the learning rate exponentially, batch by batch.
+
+    The learning rate goes from ``start_lr`` to ``end_lr`` over ``steps`` batches; the run stops
+    early once the smoothed loss exceeds ``diverge_factor`` times its minimum (or is not finite).
+    ``model`` and ``optimizer`` are put back as they were afterwards, so real training can follow.
+
+    Returns a DataFrame with columns ``lr``, ``loss`` and ``smoothed_loss`` (an exponential moving
+    average with factor ``beta``, bias-corrected as in Adam). Pick a learning rate with
+    :func:`suggest_lr`: where the smoothed loss falls fastest, well below where it blows up.
+    """
+    if not 0 < start_lr < end_lr:
+        raise ValueError(f"expected 0 < start_lr < end_lr, got start_lr={start_lr}, end_lr={end_lr}")
+    if not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps must be an int >= 2, got {steps!r}")
+    if not 0 <= beta < 1:
+        raise ValueError(f"beta must be in [0, 1), got {beta}")
+    device = device or get_device()
+    model.to(device)
+    saved_model = copy.deepcopy(model.state_dict())
+    saved_optimizer = copy.deepcopy(optimizer.state_dict())
+    factor = (end_lr / start_lr) ** (1 / (steps - 1))
+    model.train()
+    rows, average, best = [], 0.0, math.inf
+    try:
+        for step, (inputs, targets) in zip(range(steps), _cycle(loader)):
+            lr = start_lr * factor**step
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            inputs, targets = inputs.to(device), targets.to(device)
+            loss = loss_fn(model(inputs), targets)
+            value = loss.item()
+            if not math.isfinite(value):
+                break
+            average = beta * average + (1 - beta) * value
+            smoothed = average / (1 - beta ** (step + 1))
+            rows.append({"lr": lr, "loss": value, "smoothed_loss": smoothed})
+            best = min(best, smoothed)
+            if smoothed > diverge_factor * best:
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    finally:
+        model.load_state_dict(saved_model)
+        optimizer.load_state_dict(saved_optimizer)
+    return pd.DataFrame(rows, columns=["lr", "loss", "smoothed_loss"])
+
+
+def suggest_lr(range_test: pd.DataFrame, method: str = "steepest") -> float:
+    """A learning rate read off a :func:`lr_range_test` result.
+
+    ``"steepest"``: where the loss falls fastest per decade of learning rate, before its minimum. The
+    raw losses are smoothed here with a centred moving average (window: 5% of the points, at least
+    3), which, unlike the test's running average, does not lag behind the learning rate.
+    ``"min/10"``: a tenth of the learning rate where the test's smoothed loss is lowest.
+    """
+    if not isinstance(range_test, pd.DataFrame) or not {"lr", "loss", "smoothed_loss"} <= set(range_test.columns):
+        raise ValueError("expected the DataFrame returned by lr_range_test (columns lr, loss and smoothed_loss)")
+    if len(range_test) < 3:
+        raise ValueError(f"the range test has only {len(range_test)} points; run it with more steps or a smaller start_lr")
+    lrs = range_test["lr"].to_numpy(dtype=float)
+    if method == "min/10":
+        return float(lrs[int(np.argmin(range_test["smoothed_loss"].to_numpy(dtype=float)))] / 10)
+    if method == "steepest":
+        window = max(3, len(range_test) // 20)
+        centred = range_test["loss"].rolling(window, center=True, min_periods=1).mean().to_numpy(dtype=float)
+        stop = max(int(np.argmin(centred)), 2) + 1
+        slopes = np.gradient(centred[:stop], np.log10(lrs[:stop]))
+        return float(lrs[int(np.argmin(slopes))])
+    raise ValueError(f"method must be 'steepest' or 'min/10', got {method!r}")
+
+
+def lr_schedule(
+    make_scheduler: Callable[[torch.optim.Optimizer], Any], steps: int, base_lr: float = 0.1
+) -> np.ndarray:
+    """The learning rate a scheduler gives at each of ``steps`` steps, without training anything.
+
+    >>> lr_schedule(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.1), 4, base_lr=1.0)
+    array([1.  , 1.  , 0.1 , 0.1 ])
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    parameter = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=base_lr)
+    scheduler = make_scheduler(optimizer)
+    lrs = []
+    for _ in range(steps):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()  # no gradient: changes nothing, but keeps the scheduler's order check happy
+        scheduler.step()
+    return np.round(np.array(lrs, dtype=float), 12)

@@ -1,4 +1,4 @@
-"""Week 3 helpers: utils.tuning, calibration and mistakes in utils.metrics, the reliability diagram,
+"""Week 3 helpers: utils.training (step-level tools), utils.experiments, utils.augment, calibration and mistakes in utils.metrics, the reliability diagram,
 and the image-folder writer in utils.data."""
 
 import math
@@ -15,22 +15,19 @@ import utils
 from utils.data import write_image_folder
 from utils.metrics import calibration_bins, expected_calibration_error, most_confident_mistakes
 from utils.plots import plot_reliability_diagram
-from utils.tuning import (
+from utils.augment import random_affine
+from utils.experiments import (
     LogUniform,
-    TunableCNN,
     few_shot_split,
     grid_configs,
     images_per_second,
     kfold_indices,
-    lr_range_test,
-    lr_schedule,
-    random_affine,
     random_configs,
-    suggest_lr,
     summarize_runs,
-    train_steps,
     train_val_split,
 )
+from utils.models import TunableCNN
+from utils.training import lr_range_test, lr_schedule, suggest_lr, train_steps
 
 matplotlib.use("Agg")
 
