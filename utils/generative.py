@@ -9,8 +9,7 @@ and :meth:`DCGANGenerator.sample` gives [0, 1] back.
 
 from __future__ import annotations
 
-import math
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import pandas as pd
 import torch
@@ -21,6 +20,7 @@ from tqdm.auto import tqdm
 from utils.env import get_device, model_device
 from utils.models.generators import VAE, DCGANDiscriminator, DCGANGenerator, FeatureExtractor, _check_images
 from utils.metrics import predict
+from utils.training import fit, optimizer_step
 
 
 def vae_loss(
@@ -37,6 +37,19 @@ def vae_loss(
     return (reconstruction_term + beta * kl) / len(images)
 
 
+class _ImagesAsTargets:
+    """A loader's batches as ``(images, images)``: an autoencoder's target is its input (labels dropped)."""
+
+    def __init__(self, loader: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self.loader = loader
+
+    def __len__(self) -> int:
+        return len(self.loader)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return ((images, images) for images, _ in self.loader)
+
+
 def train_vae(
     model: VAE,
     loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
@@ -46,30 +59,19 @@ def train_vae(
     device: torch.device | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Train a :class:`VAE` on the images of ``loader`` (labels ignored); one history row per epoch."""
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    device = device or get_device()
-    model.to(device).train()
-    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=1e-3)
-    rows = []
-    bar = tqdm(total=epochs * len(loader), desc="VAE", disable=not progress)
-    for epoch in range(1, epochs + 1):
-        total, count = 0.0, 0
-        for images, _ in loader:
-            images = images.to(device)
-            reconstruction, mu, logvar = model(images)
-            loss = vae_loss(reconstruction, images, mu, logvar, beta=beta)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total, count = total + loss.item() * len(images), count + len(images)
-            bar.update(1)
-        rows.append({"epoch": epoch, "train_loss": total / count})
-        bar.set_postfix(loss=f"{total / count:.1f}")
-    bar.close()
+    """Train a :class:`VAE` on the images of ``loader`` (labels ignored) with ``utils.fit``; one history row per epoch.
+
+    Mixed precision stays off: the binary cross-entropy of probabilities is unsafe in float16.
+    """
+
+    def negative_elbo(outputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor], images: torch.Tensor) -> torch.Tensor:
+        reconstruction, mu, logvar = outputs
+        return vae_loss(reconstruction, images, mu, logvar, beta=beta)
+
+    history = fit(model, _ImagesAsTargets(loader), epochs=epochs, optimizer=optimizer, loss_fn=negative_elbo,
+                  device=device, amp=False, progress=progress, description="VAE")
     model.eval()
-    return pd.DataFrame(rows)
+    return history
 
 
 def gan_training_step(
@@ -79,31 +81,33 @@ def gan_training_step(
     generator_optimizer: torch.optim.Optimizer,
     discriminator_optimizer: torch.optim.Optimizer,
     real_label: float = 1.0,
+    scalers: tuple[torch.amp.GradScaler, torch.amp.GradScaler] | None = None,
 ) -> dict[str, float]:
     """One DCGAN step on a batch of real images in [0, 1]: update D on real vs fake, then G to fool D.
 
     The generator uses the non-saturating loss ``-log D(G(z))``. ``real_label`` < 1 is one-sided
-    label smoothing (Salimans et al., 2016). Returns the two losses and D's mean outputs.
+    label smoothing (Salimans et al., 2016). Returns the two losses and D's mean outputs. Both updates
+    go through ``utils.training.optimizer_step`` (the non-finite check); ``scalers`` (the discriminator's
+    and the generator's enabled ``GradScaler``) turn on float16 mixed precision on CUDA.
     """
     _check_images(real, "real")
     n = len(real)
     real = real * 2 - 1  # the generator's tanh range
-    z = torch.randn(n, generator.latent_dim, device=real.device)
-    fake = generator(z)
+    scaler_d, scaler_g = scalers if scalers is not None else (None, None)
+    amp = scaler_d is not None and scaler_d.is_enabled()
+    with torch.autocast(device_type=real.device.type, dtype=torch.float16, enabled=amp):
+        z = torch.randn(n, generator.latent_dim, device=real.device)
+        fake = generator(z)
+        real_logits = discriminator(real)
+        fake_logits = discriminator(fake.detach())
+        d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label)) + \
+            F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    optimizer_step(d_loss, discriminator_optimizer, scaler_d, where=" (the discriminator's loss)")
 
-    real_logits = discriminator(real)
-    fake_logits = discriminator(fake.detach())
-    d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label)) + \
-        F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-    discriminator_optimizer.zero_grad(set_to_none=True)
-    d_loss.backward()
-    discriminator_optimizer.step()
-
-    fooled_logits = discriminator(fake)
-    g_loss = F.binary_cross_entropy_with_logits(fooled_logits, torch.ones_like(fooled_logits))
-    generator_optimizer.zero_grad(set_to_none=True)
-    g_loss.backward()
-    generator_optimizer.step()
+    with torch.autocast(device_type=real.device.type, dtype=torch.float16, enabled=amp):
+        fooled_logits = discriminator(fake)
+        g_loss = F.binary_cross_entropy_with_logits(fooled_logits, torch.ones_like(fooled_logits))
+    optimizer_step(g_loss, generator_optimizer, scaler_g, where=" (the generator's loss)")
     return {
         "d_loss": d_loss.item(), "g_loss": g_loss.item(),
         "d_real": torch.sigmoid(real_logits).mean().item(), "d_fake": torch.sigmoid(fake_logits).mean().item(),
@@ -121,12 +125,15 @@ def train_gan(
     snapshot_z: torch.Tensor | None = None,
     device: torch.device | None = None,
     progress: bool = True,
+    amp: bool = True,
 ) -> tuple[pd.DataFrame, dict[int, torch.Tensor]]:
     """Train a DCGAN with Adam (the paper's ``lr=2e-4, betas=(0.5, 0.999)``).
 
     Returns the per-batch history (``step``, ``epoch``, ``d_loss``, ``g_loss``, ``d_real``,
     ``d_fake``) and, if ``snapshot_z`` is given, the images generated from those fixed latent
-    vectors after each epoch (``{epoch: images in [0, 1]}``, epoch 0 = before training).
+    vectors after each epoch (``{epoch: images in [0, 1]}``, epoch 0 = before training). ``amp``:
+    float16 mixed precision when training on CUDA (ignored on the CPU). A non-finite loss raises
+    :class:`utils.training.NonFiniteLossError`.
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
@@ -135,6 +142,7 @@ def train_gan(
     discriminator.to(device).train()
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
+    scalers = tuple(torch.amp.GradScaler("cuda", enabled=amp and device.type == "cuda") for _ in range(2))
 
     def snapshot() -> torch.Tensor:
         generator.eval()
@@ -148,9 +156,7 @@ def train_gan(
     bar = tqdm(total=epochs * len(loader), desc="DCGAN", disable=not progress)
     for epoch in range(1, epochs + 1):
         for real, _ in loader:
-            losses = gan_training_step(generator, discriminator, real.to(device), opt_g, opt_d, real_label)
-            if not (math.isfinite(losses["d_loss"]) and math.isfinite(losses["g_loss"])):
-                raise RuntimeError(f"a GAN loss became non-finite at epoch {epoch}: {losses}")
+            losses = gan_training_step(generator, discriminator, real.to(device), opt_g, opt_d, real_label, scalers)
             rows.append({"step": len(rows) + 1, "epoch": epoch, **losses})
             bar.update(1)
         bar.set_postfix(d_loss=f"{losses['d_loss']:.2f}", g_loss=f"{losses['g_loss']:.2f}")

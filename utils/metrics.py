@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pandas as pd
 import torch
 from torch import nn
@@ -33,20 +35,34 @@ def _check_pair(predictions: torch.Tensor, targets: torch.Tensor, num_classes: i
 
 @torch.inference_mode()
 def predict(
-    model: nn.Module, inputs: torch.Tensor, batch_size: int = 1024, device: torch.device | None = None
-) -> torch.Tensor:
-    """Return the model's outputs (logits) for ``inputs``, computed in batches on the model's device
-    (or ``device``), returned on the CPU.
+    model: nn.Module,
+    inputs: torch.Tensor,
+    batch_size: int = 1024,
+    device: torch.device | None = None,
+    postprocess: Callable[[torch.Tensor], torch.Tensor | tuple[torch.Tensor, ...]] | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    """The model's outputs for ``inputs``, computed in batches on the model's device (or ``device``),
+    returned on the CPU: the one batched predictor of the course.
 
-    Outputs that hold NaN or infinity raise ``ValueError``: a diverged model gets no plausible-looking scores.
+    ``postprocess`` turns each batch's outputs into what is kept (e.g. class ids from logits), on the
+    device, before the batches are joined; it may return a tuple of tensors, and ``predict`` then
+    returns a tuple. Outputs that hold NaN or infinity raise ``ValueError``: a diverged model gets no
+    plausible-looking scores.
     """
     if not isinstance(inputs, torch.Tensor):
         raise TypeError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
+    if len(inputs) == 0:
+        raise ValueError("inputs is empty: nothing to predict")
     device = device or model_device(model)
     model.eval()
-    outputs = torch.cat([model(inputs[i : i + batch_size].to(device)).cpu() for i in range(0, len(inputs), batch_size)])
-    _check_finite("the model's outputs", outputs)
-    return outputs
+    kept: list[tuple[torch.Tensor, ...]] = []
+    for start in range(0, len(inputs), batch_size):
+        outputs = model(inputs[start : start + batch_size].to(device))
+        _check_finite("the model's outputs", outputs)
+        result = postprocess(outputs) if postprocess is not None else outputs
+        kept.append(tuple(r.cpu() for r in result) if isinstance(result, tuple) else (result.cpu(),))
+    joined = tuple(torch.cat(parts) for parts in zip(*kept))
+    return joined if postprocess is not None and isinstance(result, tuple) else joined[0]
 
 
 def _check_finite(name: str, values: torch.Tensor) -> None:

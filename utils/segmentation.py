@@ -19,7 +19,7 @@ from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from utils.env import model_device
+from utils.metrics import predict
 from utils.loaders import TensorLoader
 from utils.scenes import NUM_SEMANTIC_CLASSES
 
@@ -293,17 +293,13 @@ def predict_masks(
     """
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
         raise ValueError(f"expected images (N, C, H, W), got {getattr(images, 'shape', type(images))}")
-    device = device or model_device(model)
-    model.eval()
-    masks, confidences = [], []
-    for start in range(0, len(images), batch_size):
-        probabilities = model(images[start : start + batch_size].to(device)).softmax(dim=1).cpu()
-        confidence, mask = probabilities.max(dim=1)
-        masks.append(mask)
-        confidences.append(confidence)
-    if return_probabilities:
-        return torch.cat(masks), torch.cat(confidences)
-    return torch.cat(masks)
+
+    def winning_class(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        confidence, mask = logits.softmax(dim=1).max(dim=1)
+        return mask, confidence
+
+    masks, confidences = predict(model, images, batch_size=batch_size, device=device, postprocess=winning_class)
+    return (masks, confidences) if return_probabilities else masks
 
 
 # --------------------------------------------------------------------------------------------------

@@ -34,8 +34,9 @@ class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite: training has diverged."""
 
 
-def _is_classification(outputs: torch.Tensor, targets: torch.Tensor) -> bool:
-    return outputs.ndim == 2 and targets.ndim == 1 and not targets.is_floating_point()
+def _is_classification(outputs: Any, targets: torch.Tensor) -> bool:
+    # outputs can be a tuple (a VAE's reconstruction, mu, logvar): then there is no accuracy
+    return isinstance(outputs, torch.Tensor) and outputs.ndim == 2 and targets.ndim == 1 and not targets.is_floating_point()
 
 
 class _RunningMeans:
@@ -47,12 +48,12 @@ class _RunningMeans:
         self.count = 0
         self.classification = True
 
-    def update(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+    def update(self, loss: torch.Tensor, outputs: Any, targets: torch.Tensor) -> None:
         n = len(targets)
         self.loss_sum += loss.item() * n
         self.count += n
         if _is_classification(outputs, targets):
-            self.correct += (outputs.argmax(dim=1) == targets).sum().item()
+            self.correct += (outputs.detach().argmax(dim=1) == targets).sum().item()
         else:
             self.classification = False
 
@@ -63,6 +64,30 @@ class _RunningMeans:
         if self.classification:
             metrics["accuracy"] = self.correct / self.count
         return metrics
+
+
+def optimizer_step(
+    loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None = None, where: str = ""
+) -> None:
+    """One update from ``loss``: every training loop of the course goes through here.
+
+    A NaN or infinite loss raises :class:`NonFiniteLossError` (``where`` says at which step);
+    otherwise the gradients are zeroed, computed and applied, scaled by ``scaler`` when float16
+    mixed precision is on (an enabled ``torch.amp.GradScaler``, CUDA only).
+    """
+    if not torch.isfinite(loss):
+        raise NonFiniteLossError(
+            f"the loss became {loss.item()}{where}: training diverged; "
+            "try a smaller learning rate, or check the inputs for NaN values"
+        )
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None and scaler.is_enabled():
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
 
 
 def train_one_epoch(
@@ -90,22 +115,10 @@ def train_one_epoch(
         with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
             outputs = model(inputs)
             loss = loss_fn(outputs, targets)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"the loss became {loss.item()} at epoch {epoch}, batch {batch_index}: training diverged; "
-                "try a smaller learning rate, or check the inputs for NaN values"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        if use_amp:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
+        optimizer_step(loss, optimizer, scaler, where=f" at epoch {epoch}, batch {batch_index}")
         if batch_scheduler is not None:
             batch_scheduler.step()
-        running.update(loss.detach(), outputs.detach(), targets)
+        running.update(loss.detach(), outputs, targets)
         if progress_bar is not None:
             progress_bar.update(1)
     return running.result()
@@ -384,10 +397,8 @@ def train_steps(
         loss = loss_fn(model(inputs), targets)
         rows.append({"step": step, "loss": loss.item(), "lr": lr})
         if not torch.isfinite(loss):
-            break
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+            break  # recorded: a diverging learning rate is a result here, not an error
+        optimizer_step(loss, optimizer)
         if scheduler is not None:
             scheduler.step()
     return pd.DataFrame(rows, columns=["step", "loss", "lr"])
@@ -444,9 +455,7 @@ def lr_range_test(
             best = min(best, smoothed)
             if smoothed > diverge_factor * best:
                 break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            optimizer_step(loss, optimizer)
     finally:
         model.load_state_dict(saved_model)
         optimizer.load_state_dict(saved_optimizer)
