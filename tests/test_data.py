@@ -48,6 +48,16 @@ def test_corrupt_file_is_detected_by_checksum(mnist_copy):
         utils.load_mnist("test", directory=mnist_copy)
 
 
+@pytest.mark.parametrize("unlisted", data.MNIST_FILES["test"])
+def test_a_file_without_a_line_in_sha256sums_is_refused(mnist_copy, unlisted):
+    sums = mnist_copy / "SHA256SUMS"
+    lines = sums.read_text().splitlines()
+    sums.write_text("".join(f"{line}\n" for line in lines if not line.endswith(unlisted)))
+    assert len(sums.read_text().splitlines()) == len(lines) - 1  # the file itself is intact: only its line is gone
+    with pytest.raises(utils.DataFileError, match=rf"{re.escape(unlisted)}.*SHA256SUMS.*restore"):
+        utils.load_mnist("test", directory=mnist_copy)
+
+
 def test_to_float_images_scales_and_adds_channel():
     images = torch.tensor([[[0, 255], [51, 102]]], dtype=torch.uint8)
     out = utils.to_float_images(images)

@@ -41,6 +41,36 @@ def test_gradcam_of_a_hand_built_network_points_at_the_bright_spot():
         assert abs(centre[0] - row) < 1.5 and abs(centre[1] - col) < 1.5
 
 
+class TwoSpotNet(nn.Module):
+    """A hand-built network whose Grad-CAM layer copies its two input channels; class 0's score is the mean of
+    channel 0 minus the mean of channel 1, so channel 1's Grad-CAM weight is negative."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 1, bias=False)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.eye(2).view(2, 2, 1, 1))
+
+    def forward(self, x):
+        channels = self.conv(x).mean((2, 3))
+        score = channels[:, 0] - channels[:, 1]
+        return torch.stack([score, -score], dim=1)
+
+
+def test_gradcam_keeps_only_the_positive_evidence():
+    image = torch.zeros(1, 2, 12, 12)
+    image[0, 0, 2:5, 2:5] = 1.0  # for class 0
+    image[0, 1, 7:10, 6:9] = 1.0  # against class 0: there the weighted sum is negative
+    model = TwoSpotNet()
+    with GradCAM(model, model.conv) as cam:
+        heat = cam(image, target=0)
+    torch.testing.assert_close(cam.gradients.mean((2, 3))[0], torch.tensor([1.0, -1.0]) / 144)  # channel weights
+    # by hand: weighted sum (A_0 - A_1) / 144, ReLU, no resizing (the layer keeps 12 x 12), scaled to [0, 1]
+    expected = (image[:, 0] - image[:, 1]).clamp_min(0)
+    torch.testing.assert_close(heat, expected, rtol=0, atol=1e-6)
+    assert heat[0, 7:10, 6:9].eq(0).all() and heat[0, 0, 0] == 0  # the evidence against and the background
+
+
 def test_gradcam_removes_its_hooks_and_rejects_foreign_layers():
     model = SpotNet()
     with GradCAM(model, model.conv):

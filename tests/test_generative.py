@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -71,6 +72,31 @@ def test_frechet_distance_known_values_and_agrees_with_torchmetrics():
     real, fake = torch.rand(300, 1, 28, 28, generator=g), torch.rand(300, 1, 28, 28, generator=g) ** 2
     ours = frechet_distance(extract_features(extractor, real), extract_features(extractor, fake))
     assert ours == pytest.approx(torchmetrics_frechet_distance(extractor, real, fake, batch_size=128), rel=1e-4)
+
+
+def test_frechet_distance_uses_the_unbiased_covariance():
+    """Equal means, so only the covariance term counts, and few samples, so the biased covariance (divided by N)
+    is clearly off: by (N - 1) / N."""
+    # four centred points with orthogonal columns: each set's sample covariance is exactly diagonal, 4 s^2 / 3
+    signs = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]], dtype=torch.float64)
+    scales_a, scales_b = torch.tensor([1.0, 3.0], dtype=torch.float64), torch.tensor([2.0, 0.5], dtype=torch.float64)
+    # diagonal covariances: FD = sum (sqrt(var_a) - sqrt(var_b))^2 = 4/3 * sum (s_a - s_b)^2
+    expected = 4 / 3 * (scales_a - scales_b).square().sum().item()
+    assert frechet_distance(signs * scales_a, signs * scales_b) == pytest.approx(expected, rel=1e-12)
+
+
+def test_frechet_distance_matches_a_scipy_reference_on_full_covariances():
+    from scipy.linalg import sqrtm
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(6, 3, generator=g, dtype=torch.float64)
+    mixing = torch.tensor([[2.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 0.5]], dtype=torch.float64)
+    b = torch.randn(6, 3, generator=g, dtype=torch.float64) @ mixing  # correlated, unlike a
+    a, b = a - a.mean(0), b - b.mean(0)  # equal means: the distance is all covariance
+    cov_a, cov_b = np.cov(a.numpy(), rowvar=False), np.cov(b.numpy(), rowvar=False)  # unbiased (N - 1)
+    reference = np.trace(cov_a + cov_b - 2 * sqrtm(cov_a @ cov_b).real)
+    assert frechet_distance(a, b) == pytest.approx(reference, rel=1e-9)
+    assert frechet_distance(a.float(), b.float()) == pytest.approx(reference, rel=1e-5)  # float32 features too
 
 
 def test_vae_and_gan_training_run_and_reduce_the_vae_loss(tiny_digits):
