@@ -83,7 +83,9 @@ def pgd(
     return x.detach()
 
 
-def attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilon: float, method: str = "fgsm", **kwargs) -> torch.Tensor:
+def attack(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilon: float, method: str = "fgsm", **kwargs
+) -> torch.Tensor:
     """``fgsm`` or ``pgd`` by name."""
     if method == "fgsm":
         return fgsm(model, images, labels, epsilon)

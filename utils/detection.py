@@ -130,7 +130,9 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
 _LOG_CLIP = math.log(1000.0 / 16)  # torchvision's bbox_xform_clip: no box more than ~60x its anchor
 
 
-def encode_boxes(boxes: torch.Tensor, anchors: torch.Tensor, weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0)) -> torch.Tensor:
+def encode_boxes(
+    boxes: torch.Tensor, anchors: torch.Tensor, weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0)
+) -> torch.Tensor:
     """Encode each box relative to its anchor as Faster R-CNN's deltas ``(dx, dy, dw, dh)``, shape (N, 4).
 
     ``dx = wx (x - xa) / wa``, ``dy = wy (y - ya) / ha`` (centres), ``dw = ww log(w / wa)``,
@@ -148,10 +150,14 @@ def encode_boxes(boxes: torch.Tensor, anchors: torch.Tensor, weights: Sequence[f
     bx, by = boxes[:, 0] + 0.5 * bw, boxes[:, 1] + 0.5 * bh
     if (aw <= 0).any() or (ah <= 0).any() or (bw <= 0).any() or (bh <= 0).any():
         raise ValueError("boxes and anchors need a positive width and height to be encoded (log of a size)")
-    return torch.stack([wx * (bx - ax) / aw, wy * (by - ay) / ah, ww * torch.log(bw / aw), wh * torch.log(bh / ah)], dim=1)
+    return torch.stack(
+        [wx * (bx - ax) / aw, wy * (by - ay) / ah, ww * torch.log(bw / aw), wh * torch.log(bh / ah)], dim=1
+    )
 
 
-def decode_boxes(deltas: torch.Tensor, anchors: torch.Tensor, weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0)) -> torch.Tensor:
+def decode_boxes(
+    deltas: torch.Tensor, anchors: torch.Tensor, weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0)
+) -> torch.Tensor:
     """Invert :func:`encode_boxes`: deltas (N, 4) and their anchors (N, 4) back to ``xyxy`` boxes."""
     check_boxes(anchors, "anchors")
     if not isinstance(deltas, torch.Tensor) or deltas.shape != anchors.shape:
@@ -235,7 +241,11 @@ def centernet_targets(
     gy = torch.exp(-((grid - cell[..., 1:]) ** 2) / (2 * sigma[..., 1:] ** 2))  # (N, M, H)
     bumps = gy[..., :, None] * gx[..., None, :] * valid[..., None, None]  # (N, M, H, W)
     one_hot = F.one_hot(labels, num_classes).float() * valid[..., None]  # (N, M, C)
-    heatmap = (bumps[:, :, None] * one_hot[..., None, None]).amax(dim=1) if m else grid.new_zeros(n, num_classes, cells, cells)
+    heatmap = (
+        (bumps[:, :, None] * one_hot[..., None, None]).amax(dim=1)
+        if m
+        else grid.new_zeros(n, num_classes, cells, cells)
+    )
     weight, owner = bumps.max(dim=1) if m else (grid.new_zeros(n, cells, cells), grid.new_zeros(n, cells, cells).long())
 
     def of_owner(values: torch.Tensor) -> torch.Tensor:  # (N, M, k) -> (N, k, H, W): each cell's object's values
@@ -404,7 +414,9 @@ def detect(model: nn.Module, images: torch.Tensor, batch_size: int = 256, **deco
 # -------------------------------------------------------------------------------------------- metrics
 
 
-def mabo(proposals: Sequence[torch.Tensor], gt_boxes: Sequence[torch.Tensor], gt_labels: Sequence[torch.Tensor]) -> tuple[float, dict[int, float]]:
+def mabo(
+    proposals: Sequence[torch.Tensor], gt_boxes: Sequence[torch.Tensor], gt_labels: Sequence[torch.Tensor]
+) -> tuple[float, dict[int, float]]:
     """Mean average best overlap (Uijlings et al., selective search): how well a set of boxes covers the objects.
 
     For every ground-truth box, its best overlap is the highest IoU with any proposal of its image
@@ -505,7 +517,10 @@ def average_precision(precision: torch.Tensor, recall: torch.Tensor, method: str
 
 
 def mean_average_precision(
-    predictions: Detections, targets: Detections, iou_thresholds: Sequence[float] | None = None, max_detections: int = 100
+    predictions: Detections,
+    targets: Detections,
+    iou_thresholds: Sequence[float] | None = None,
+    max_detections: int = 100,
 ) -> dict[str, float | dict[int, float]]:
     """mAP by hand, COCO style: AP per class (101-point) per IoU threshold, averaged over both.
 
@@ -529,7 +544,9 @@ def mean_average_precision(
     return result
 
 
-def coco_map(predictions: Detections, targets: Detections, class_metrics: bool = False, **options) -> dict[str, torch.Tensor]:
+def coco_map(
+    predictions: Detections, targets: Detections, class_metrics: bool = False, **options
+) -> dict[str, torch.Tensor]:
     """COCO mAP with ``torchmetrics.detection.MeanAveragePrecision`` (faster-coco-eval backend, ``xyxy`` boxes).
 
     Keys include ``map`` (IoU 0.50:0.95), ``map_50``, ``map_75``; with ``class_metrics`` also
@@ -539,7 +556,9 @@ def coco_map(predictions: Detections, targets: Detections, class_metrics: bool =
 
     if len(predictions) != len(targets):
         raise ValueError(f"got {len(predictions)} predictions but {len(targets)} targets: need one per image")
-    metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="faster_coco_eval", class_metrics=class_metrics, **options)
+    metric = MeanAveragePrecision(
+        box_format="xyxy", iou_type="bbox", backend="faster_coco_eval", class_metrics=class_metrics, **options
+    )
     metric.update(
         [{k: p[k] for k in ("boxes", "scores", "labels")} for p in predictions],
         [{k: t[k] for k in ("boxes", "labels")} for t in targets],
@@ -566,7 +585,11 @@ def draw_boxes(
         if values is not None and len(values) != len(boxes):
             raise ValueError(f"got {len(boxes)} boxes but {len(values)} {name}")
     for i, (x1, y1, x2, y2) in enumerate(boxes.tolist()):
-        ax.add_patch(plt.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=1.5, linestyle=linestyle))
+        ax.add_patch(
+            plt.Rectangle(
+                (x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=1.5, linestyle=linestyle
+            )
+        )
         caption = []
         if labels is not None:
             caption.append(class_names[int(labels[i])] if class_names is not None else str(int(labels[i])))
@@ -574,8 +597,16 @@ def draw_boxes(
             caption.append(f"{float(scores[i]):.2f}")
         if caption:
             y = y1 - 1.5 if label_position == "top" else y2 + 0.5
-            ax.text(x1 - 0.5, y, " ".join(caption), color="black", fontsize=7, va="bottom" if label_position == "top" else "top",
-                    bbox={"facecolor": color, "edgecolor": "none", "pad": 0.8, "alpha": 0.9}, clip_on=True)
+            ax.text(
+                x1 - 0.5,
+                y,
+                " ".join(caption),
+                color="black",
+                fontsize=7,
+                va="bottom" if label_position == "top" else "top",
+                bbox={"facecolor": color, "edgecolor": "none", "pad": 0.8, "alpha": 0.9},
+                clip_on=True,
+            )
     return ax
 
 
@@ -601,14 +632,23 @@ def show_detections(
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     row_height = size + (0.35 if titles is not None else 0.1)  # room for the captions between rows
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, row_height * nrows + (0.5 if title else 0)), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, row_height * nrows + (0.5 if title else 0)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
             continue
         ax.imshow(images[i, 0].cpu().numpy(), cmap="gray", vmin=0, vmax=1)
         if targets is not None:
-            draw_boxes(ax, targets[i]["boxes"], targets[i]["labels"], color=TARGET_COLOR, linestyle="--", label_position="bottom")
+            draw_boxes(
+                ax,
+                targets[i]["boxes"],
+                targets[i]["labels"],
+                color=TARGET_COLOR,
+                linestyle="--",
+                label_position="bottom",
+            )
         if predictions is not None:
             p = predictions[i]
             draw_boxes(ax, p["boxes"], p["labels"], p["scores"] if show_scores else None, color=PREDICTION_COLOR)

@@ -26,7 +26,9 @@ def _check_images(images: torch.Tensor, name: str = "images") -> None:
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
     if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28) or not images.is_floating_point():
-        raise ValueError(f"{name} must be float images of shape (N, 1, 28, 28), got {images.dtype} {tuple(images.shape)}")
+        raise ValueError(
+            f"{name} must be float images of shape (N, 1, 28, 28), got {images.dtype} {tuple(images.shape)}"
+        )
 
 
 def _check_latent_dim(latent_dim: int) -> None:
@@ -39,8 +41,10 @@ class _Encoder(nn.Sequential):
 
     def __init__(self) -> None:
         super().__init__(
-            nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.ReLU(),  # 28 -> 14
-            nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.ReLU(),  # 14 -> 7
+            nn.Conv2d(1, 32, 4, stride=2, padding=1),
+            nn.ReLU(),  # 28 -> 14
+            nn.Conv2d(32, 64, 4, stride=2, padding=1),
+            nn.ReLU(),  # 14 -> 7
             nn.Flatten(),
         )
 
@@ -50,8 +54,11 @@ class _Decoder(nn.Sequential):
 
     def __init__(self, latent_dim: int) -> None:
         super().__init__(
-            nn.Linear(latent_dim, 64 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
-            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),  # 7 -> 14
+            nn.Linear(latent_dim, 64 * 7 * 7),
+            nn.ReLU(),
+            nn.Unflatten(1, (64, 7, 7)),
+            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
+            nn.ReLU(),  # 7 -> 14
             nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1),  # 14 -> 28, logits
         )
 
@@ -129,9 +136,13 @@ def vae_loss(
     """Negative ELBO per image: binary cross-entropy of the pixels (summed) + ``beta`` * KL(q(z|x) || N(0, I))."""
     _check_images(images)
     if reconstruction.shape != images.shape:
-        raise ValueError(f"reconstruction {tuple(reconstruction.shape)} and images {tuple(images.shape)} differ in shape")
+        raise ValueError(
+            f"reconstruction {tuple(reconstruction.shape)} and images {tuple(images.shape)} differ in shape"
+        )
     if mu.shape != logvar.shape or mu.ndim != 2 or len(mu) != len(images):
-        raise ValueError(f"mu and logvar must both be (N, latent_dim) with N={len(images)}, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+        raise ValueError(
+            f"mu and logvar must both be (N, latent_dim) with N={len(images)}, got {tuple(mu.shape)} and {tuple(logvar.shape)}"
+        )
     reconstruction_term = F.binary_cross_entropy(reconstruction, images, reduction="sum")
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return (reconstruction_term + beta * kl) / len(images)
@@ -204,8 +215,11 @@ class DCGANGenerator(nn.Module):
         self.net = nn.Sequential(
             *dense,
             nn.Unflatten(1, (2 * width, 7, 7)),
-            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1), nn.Tanh(),
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),
+            nn.Tanh(),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -238,9 +252,13 @@ class DCGANDiscriminator(nn.Module):
         else:
             head = [nn.Linear(2 * width * 7 * 7, 1)]
         self.net = nn.Sequential(
-            nn.Conv2d(1, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # 28 -> 14
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),  # -> 7
-            nn.Flatten(), *head,
+            nn.Conv2d(1, width, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),  # 28 -> 14
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(2 * width),
+            nn.LeakyReLU(0.2),  # -> 7
+            nn.Flatten(),
+            *head,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -280,8 +298,9 @@ def gan_training_step(
 
     real_logits = discriminator(real)
     fake_logits = discriminator(fake.detach())
-    d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label)) + \
-        F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    d_loss = F.binary_cross_entropy_with_logits(
+        real_logits, torch.full_like(real_logits, real_label)
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
     discriminator_optimizer.zero_grad(set_to_none=True)
     d_loss.backward()
     discriminator_optimizer.step()
@@ -292,8 +311,10 @@ def gan_training_step(
     g_loss.backward()
     generator_optimizer.step()
     return {
-        "d_loss": d_loss.item(), "g_loss": g_loss.item(),
-        "d_real": torch.sigmoid(real_logits).mean().item(), "d_fake": torch.sigmoid(fake_logits).mean().item(),
+        "d_loss": d_loss.item(),
+        "g_loss": g_loss.item(),
+        "d_real": torch.sigmoid(real_logits).mean().item(),
+        "d_fake": torch.sigmoid(fake_logits).mean().item(),
     }
 
 
@@ -413,7 +434,7 @@ def torchmetrics_frechet_distance(
     metric.to(device)
     for images, is_real in ((real, True), (fake, False)):
         for i in range(0, len(images), batch_size):
-            metric.update(images[i:i + batch_size].to(device), real=is_real)
+            metric.update(images[i : i + batch_size].to(device), real=is_real)
     return float(metric.compute())
 
 
@@ -436,10 +457,14 @@ def classifier_report(
     }
 
 
-def latent_walk(decode: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, end: torch.Tensor, steps: int = 8) -> torch.Tensor:
+def latent_walk(
+    decode: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, end: torch.Tensor, steps: int = 8
+) -> torch.Tensor:
     """Decode ``steps`` points on the straight line from latent vector ``start`` to ``end`` (both ``(D,)``)."""
     if start.shape != end.shape or start.ndim != 1:
-        raise ValueError(f"start and end must be latent vectors of the same shape (D,), got {tuple(start.shape)} and {tuple(end.shape)}")
+        raise ValueError(
+            f"start and end must be latent vectors of the same shape (D,), got {tuple(start.shape)} and {tuple(end.shape)}"
+        )
     if not isinstance(steps, int) or steps < 2:
         raise ValueError(f"steps must be an int >= 2, got {steps!r}")
     t = torch.linspace(0, 1, steps, device=start.device).unsqueeze(1)

@@ -120,8 +120,10 @@ def most_confused_pairs(matrix: torch.Tensor, top: int = 5) -> pd.DataFrame:
 def _top_probabilities(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Confidence (largest softmax probability) and correctness (0/1) of each prediction."""
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not logits.is_floating_point():
-        raise ValueError(f"expected float logits of shape (N, C), got {getattr(logits, 'dtype', type(logits))} "
-                         f"{tuple(getattr(logits, 'shape', ()))}")
+        raise ValueError(
+            f"expected float logits of shape (N, C), got {getattr(logits, 'dtype', type(logits))} "
+            f"{tuple(getattr(logits, 'shape', ()))}"
+        )
     _check_labels("targets", targets, logits.shape[1])
     _check_finite("the logits", logits)
     if len(logits) != len(targets) or len(targets) == 0:

@@ -141,7 +141,9 @@ def _as_cpu_tensor(value: Any) -> torch.Tensor:
     """``value`` as a CPU tensor of float64 (complex128 if complex); raises _NotNumbers if it holds no numbers."""
     if isinstance(value, torch.Tensor):
         if value.device.type == "meta":
-            raise _NotNumbers("it is a tensor on the 'meta' device, which holds no values: compute it on the CPU or GPU")
+            raise _NotNumbers(
+                "it is a tensor on the 'meta' device, which holds no values: compute it on the CPU or GPU"
+            )
         tensor = value.detach().cpu()
     elif isinstance(value, (np.ndarray, np.generic)) and np.asarray(value).dtype.kind in "biufc":
         array = np.asarray(value)
@@ -208,7 +210,9 @@ def _compare_mappings(answer: Any, expected: Mapping, atol: float) -> tuple[bool
     missing = [key for key in expected if key not in answer]
     extra = [key for key in answer if key not in expected]
     if missing or extra:
-        parts = ([f"{len(missing)} key(s) missing"] if missing else []) + ([f"unexpected key(s) {extra}"] if extra else [])
+        parts = ([f"{len(missing)} key(s) missing"] if missing else []) + (
+            [f"unexpected key(s) {extra}"] if extra else []
+        )
         return False, "; ".join(parts)
     for key, expected_value in expected.items():
         right, reason = _compare(answer[key], expected_value, atol)

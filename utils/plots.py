@@ -69,7 +69,9 @@ def show_images(
     return fig
 
 
-def plot_history(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "accuracy"), title: str | None = None) -> plt.Figure:
+def plot_history(
+    history: pd.DataFrame, metrics: Sequence[str] = ("loss", "accuracy"), title: str | None = None
+) -> plt.Figure:
     """Training curves from a ``fit`` history: one panel per metric, train and validation lines."""
     if not isinstance(history, pd.DataFrame) or "epoch" not in history:
         raise ValueError("expected the DataFrame returned by utils.fit (with an 'epoch' column)")
@@ -120,7 +122,9 @@ def plot_confusion_matrix(
 def plot_filters(weight: torch.Tensor, ncols: int = 8, title: str = "Convolution filters") -> plt.Figure:
     """Show each filter of a conv layer's weight ``(out, in, kH, kW)``; input channels are averaged."""
     if not isinstance(weight, torch.Tensor) or weight.ndim != 4:
-        raise ValueError(f"expected a conv weight of shape (out, in, kH, kW), got {getattr(weight, 'shape', type(weight))}")
+        raise ValueError(
+            f"expected a conv weight of shape (out, in, kH, kW), got {getattr(weight, 'shape', type(weight))}"
+        )
     filters = weight.detach().cpu().mean(dim=1).numpy()
     limit = float(np.abs(filters).max()) or 1.0
     n = len(filters)
@@ -137,7 +141,9 @@ def plot_filters(weight: torch.Tensor, ncols: int = 8, title: str = "Convolution
     return fig
 
 
-def plot_feature_maps(maps: torch.Tensor, ncols: int = 8, title: str = "Feature maps", max_maps: int = 32) -> plt.Figure:
+def plot_feature_maps(
+    maps: torch.Tensor, ncols: int = 8, title: str = "Feature maps", max_maps: int = 32
+) -> plt.Figure:
     """Show the channels of one image's feature maps ``(C, H, W)`` (or ``(1, C, H, W)``)."""
     if isinstance(maps, torch.Tensor) and maps.ndim == 4 and maps.shape[0] == 1:
         maps = maps[0]
@@ -177,10 +183,28 @@ def plot_reliability_diagram(
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(4.8, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 1.2]})
     accuracy = bins["accuracy"].to_numpy()[filled]
     confidence = bins["confidence"].to_numpy()[filled]
-    top.bar(left[filled], accuracy, width=width[filled], align="edge", color=plt.cm.viridis(0.35),
-            edgecolor="black", linewidth=0.6, label="accuracy in bin")
-    top.bar(left[filled], confidence - accuracy, width=width[filled], bottom=accuracy, align="edge", facecolor="none",
-            edgecolor="tab:orange", hatch="///", linewidth=0.8, label="gap to mean confidence")
+    top.bar(
+        left[filled],
+        accuracy,
+        width=width[filled],
+        align="edge",
+        color=plt.cm.viridis(0.35),
+        edgecolor="black",
+        linewidth=0.6,
+        label="accuracy in bin",
+    )
+    top.bar(
+        left[filled],
+        confidence - accuracy,
+        width=width[filled],
+        bottom=accuracy,
+        align="edge",
+        facecolor="none",
+        edgecolor="tab:orange",
+        hatch="///",
+        linewidth=0.8,
+        label="gap to mean confidence",
+    )
     top.hlines(confidence, left[filled], left[filled] + width[filled], color="tab:orange", linewidth=2)
     top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
     top.set_xlim(0, 1)
@@ -189,7 +213,9 @@ def plot_reliability_diagram(
     top.set_title(title if ece is None else f"{title}\nECE = {100 * ece:.2f}%")
     top.legend(loc="upper left", fontsize=8)
     top.grid(alpha=0.3)
-    bottom.bar(left, bins["count"].to_numpy(), width=width, align="edge", color="gray", edgecolor="black", linewidth=0.6)
+    bottom.bar(
+        left, bins["count"].to_numpy(), width=width, align="edge", color="gray", edgecolor="black", linewidth=0.6
+    )
     bottom.set_yscale("symlog", linthresh=1)
     bottom.set_xlabel("confidence (largest softmax probability)")
     bottom.set_ylabel("predictions")

@@ -84,17 +84,22 @@ def scan_image_folder(root: Path | str, extensions: Sequence[str] = tuple(IMAGE_
     allowed = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
     class_folders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_folders:
-        raise ValueError(
-            f"expected one sub-folder per class in {folder} (the ImageFolder layout), found no sub-folder"
-        )
+        raise ValueError(f"expected one sub-folder per class in {folder} (the ImageFolder layout), found no sub-folder")
     rows: list[dict] = []
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        rows.append({"path": path.name, "label": None, "status": "not in a class folder",
-                     "detail": "files directly in the root folder have no class"})
+        rows.append(
+            {
+                "path": path.name,
+                "label": None,
+                "status": "not in a class folder",
+                "detail": "files directly in the root folder have no class",
+            }
+        )
     first_with_pixels: dict[str, str] = {}
     for class_folder in class_folders:
         files = sorted(
-            p for p in class_folder.rglob("*")
+            p
+            for p in class_folder.rglob("*")
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(class_folder).parts[:-1])
         )
         for path in files:
@@ -155,17 +160,19 @@ def folder_summary(files: pd.DataFrame) -> pd.DataFrame:
         ok = group[group["status"] == "ok"]
         area_order = (ok["width"] * ok["height"]).astype(float).sort_values(kind="stable").index
         size = lambda i: f"{ok.loc[i, 'width']}x{ok.loc[i, 'height']}"  # noqa: E731
-        rows.append({
-            "class": label,
-            "images": len(ok),
-            "unreadable": int((group["status"] == "unreadable").sum()),
-            "duplicate": int((group["status"] == "duplicate").sum()),
-            "not an image": int((group["status"] == "not an image").sum()),
-            "smallest": size(area_order[0]) if len(ok) else "",
-            "median": size(area_order[len(area_order) // 2]) if len(ok) else "",
-            "largest": size(area_order[-1]) if len(ok) else "",
-            "modes": ", ".join(f"{m}: {n}" for m, n in ok["mode"].value_counts().sort_index().items()),
-        })
+        rows.append(
+            {
+                "class": label,
+                "images": len(ok),
+                "unreadable": int((group["status"] == "unreadable").sum()),
+                "duplicate": int((group["status"] == "duplicate").sum()),
+                "not an image": int((group["status"] == "not an image").sum()),
+                "smallest": size(area_order[0]) if len(ok) else "",
+                "median": size(area_order[len(area_order) // 2]) if len(ok) else "",
+                "largest": size(area_order[-1]) if len(ok) else "",
+                "modes": ", ".join(f"{m}: {n}" for m, n in ok["mode"].value_counts().sort_index().items()),
+            }
+        )
     summary = pd.DataFrame(rows).set_index("class")
     summary.insert(1, "share", (summary["images"] / summary["images"].sum()).round(3))
     return summary
@@ -193,9 +200,7 @@ def _split_sizes(n: int, fractions: Sequence[float]) -> list[int]:
     return sizes.tolist()
 
 
-def stratified_split(
-    files: pd.DataFrame, fractions: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0
-) -> pd.DataFrame:
+def stratified_split(files: pd.DataFrame, fractions: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0) -> pd.DataFrame:
     """Split the usable images into train/val/test with the same class proportions in each.
 
     ``files`` has columns ``path`` and ``label`` (and ``status``: only ``"ok"`` rows are used), as
@@ -230,7 +235,12 @@ def stratified_split(
         parts.append(pd.DataFrame({"path": paths, "label": label, "split": names}))
     split = pd.concat(parts, ignore_index=True)
     order = split["split"].map({name: i for i, name in enumerate(SPLITS)})
-    return split.assign(_order=order).sort_values(["_order", "label", "path"]).drop(columns="_order").reset_index(drop=True)
+    return (
+        split.assign(_order=order)
+        .sort_values(["_order", "label", "path"])
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
 
 
 def save_split(split: pd.DataFrame, path: Path | str) -> Path:
@@ -257,7 +267,9 @@ def load_split(path: Path | str, root: Path | str | None = None) -> pd.DataFrame
     if unknown:
         raise ValueError(f"split names must be {list(SPLITS)}, found {unknown} in {path.name}")
     if split["path"].duplicated().any():
-        raise ValueError(f"{path.name} lists the same image twice: {split.loc[split['path'].duplicated(), 'path'].iloc[0]}")
+        raise ValueError(
+            f"{path.name} lists the same image twice: {split.loc[split['path'].duplicated(), 'path'].iloc[0]}"
+        )
     if root is not None:
         folder = _as_folder(root)
         missing = [p for p in split["path"] if not (folder / p).is_file()]
@@ -301,7 +313,9 @@ class Normalize(nn.Module):
         super().__init__()
         mean_t, std_t = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
         if mean_t.ndim != 1 or mean_t.shape != std_t.shape or (std_t <= 0).any():
-            raise ValueError(f"expected equal-length mean and positive std per channel, got {list(mean)} and {list(std)}")
+            raise ValueError(
+                f"expected equal-length mean and positive std per channel, got {list(mean)} and {list(std)}"
+            )
         self.register_buffer("mean", mean_t.view(1, -1, 1, 1))
         self.register_buffer("std", std_t.view(1, -1, 1, 1))
 
@@ -312,9 +326,7 @@ class Normalize(nn.Module):
 EXPORT_SUFFIXES = {"torch.export": ".pt2", "torchscript": ".torchscript.pt"}
 
 
-def export_model(
-    model: nn.Module, example_inputs: torch.Tensor, path: Path | str, method: str = "auto"
-) -> Path:
+def export_model(model: nn.Module, example_inputs: torch.Tensor, path: Path | str, method: str = "auto") -> Path:
     """Save ``model`` (in eval mode, on the CPU) so that it runs without its Python class.
 
     ``method="torch.export"`` writes ``<path>.pt2`` with ``torch.export`` (batch size free),
@@ -363,7 +375,9 @@ def load_exported(path: Path | str) -> Callable[[torch.Tensor], torch.Tensor]:
         with warnings.catch_warnings():  # deprecated in favour of torch.export, still the way to read TorchScript
             warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=FutureWarning)
             return torch.jit.load(str(path), map_location="cpu").eval()
-    raise ValueError(f"unknown export format {path.name!r}: expected a name ending in {sorted(EXPORT_SUFFIXES.values())}")
+    raise ValueError(
+        f"unknown export format {path.name!r}: expected a name ending in {sorted(EXPORT_SUFFIXES.values())}"
+    )
 
 
 @torch.inference_mode()

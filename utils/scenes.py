@@ -42,7 +42,9 @@ class Scenes:
     def target(self, index: int) -> dict[str, torch.Tensor]:
         """Scene ``index`` as a torchvision detection target: ``boxes``, ``labels``, ``masks`` (K, H, W)."""
         k = len(self.labels[index])
-        masks = self.instance_masks[index].unsqueeze(0) == torch.arange(1, k + 1, device=self.instance_masks.device).view(k, 1, 1)
+        masks = self.instance_masks[index].unsqueeze(0) == torch.arange(
+            1, k + 1, device=self.instance_masks.device
+        ).view(k, 1, 1)
         return {"boxes": self.boxes[index], "labels": self.labels[index], "masks": masks.to(torch.uint8)}
 
 
@@ -56,7 +58,9 @@ def _box_iou(box: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
     return inter / (area(box) + area(others) - inter)
 
 
-def _check_arguments(n: int, split: str, canvas: int, min_digits: int, max_digits: int, min_size: int, max_size: int) -> None:
+def _check_arguments(
+    n: int, split: str, canvas: int, min_digits: int, max_digits: int, min_size: int, max_size: int
+) -> None:
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if not isinstance(n, int) or n < 1:
@@ -112,8 +116,13 @@ def make_scenes(
             else:
                 continue  # no room for another digit
             source = randint(0, len(digits) - 1)
-            digit = F.interpolate(digits[source].float().div(255).view(1, 1, 28, 28), size=(size, size),
-                                  mode="bilinear", align_corners=False, antialias=True)[0, 0].clamp(0, 1)
+            digit = F.interpolate(
+                digits[source].float().div(255).view(1, 1, 28, 28),
+                size=(size, size),
+                mode="bilinear",
+                align_corners=False,
+                antialias=True,
+            )[0, 0].clamp(0, 1)
             stroke = digit > STROKE_THRESHOLD
             if not stroke.any():
                 continue
@@ -122,8 +131,11 @@ def make_scenes(
             semantic[scene, y : y + size, x : x + size][stroke] = int(digit_labels[source]) + 1
             instance[scene, y : y + size, x : x + size][stroke] = len(labels) + 1
             rows, cols = stroke.any(dim=1).nonzero(), stroke.any(dim=0).nonzero()
-            boxes.append(torch.tensor([x + cols.min(), y + rows.min(), x + cols.max() + 1, y + rows.max() + 1],
-                                      dtype=torch.float32))
+            boxes.append(
+                torch.tensor(
+                    [x + cols.min(), y + rows.min(), x + cols.max() + 1, y + rows.max() + 1], dtype=torch.float32
+                )
+            )
             squares.append(square)
             labels.append(int(digit_labels[source]))
             sources.append(source)

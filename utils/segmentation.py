@@ -157,7 +157,9 @@ def per_image_mean_iou(
     _check_mask_pair(predictions, targets, num_classes)
     if predictions.ndim != 3:
         raise ValueError(f"expected a batch of masks (N, H, W), got shape {tuple(predictions.shape)}")
-    scores = torch.cat([iou_per_class(segmentation_confusion_matrix(p, t, num_classes)) for p, t in zip(predictions, targets)])
+    scores = torch.cat(
+        [iou_per_class(segmentation_confusion_matrix(p, t, num_classes)) for p, t in zip(predictions, targets)]
+    )
     return float(scores.nanmean())
 
 
@@ -174,12 +176,22 @@ class RandomCropLoader(TensorLoader):
     >>> loader = RandomCropLoader(scenes.images, scenes.semantic_masks, batch_size=16, crop_size=48, shuffle=True)
     """
 
-    def __init__(self, images: torch.Tensor, masks: torch.Tensor, batch_size: int = 16, crop_size: int | None = 48,
-                 shuffle: bool = True, seed: int = 0, drop_last: bool = True) -> None:
+    def __init__(
+        self,
+        images: torch.Tensor,
+        masks: torch.Tensor,
+        batch_size: int = 16,
+        crop_size: int | None = 48,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = True,
+    ) -> None:
         super().__init__(images, masks, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
         if images.ndim != 4 or masks.ndim != 3 or images.shape[-2:] != masks.shape[-2:]:
-            raise ValueError(f"expected images (N, C, H, W) and masks (N, H, W) of one size, got "
-                             f"{tuple(images.shape)} and {tuple(masks.shape)}")
+            raise ValueError(
+                f"expected images (N, C, H, W) and masks (N, H, W) of one size, got "
+                f"{tuple(images.shape)} and {tuple(masks.shape)}"
+            )
         if crop_size is not None and not (isinstance(crop_size, int) and 1 <= crop_size <= min(masks.shape[-2:])):
             raise ValueError(f"crop_size must be an int between 1 and {min(masks.shape[-2:])}, got {crop_size!r}")
         self.crop_size = crop_size
@@ -192,8 +204,10 @@ class RandomCropLoader(TensorLoader):
             c, (height, width) = self.crop_size, masks.shape[-2:]
             tops = torch.randint(0, height - c + 1, (len(images),), generator=self.generator).tolist()
             lefts = torch.randint(0, width - c + 1, (len(images),), generator=self.generator).tolist()
-            yield (torch.stack([im[:, t : t + c, l : l + c] for im, t, l in zip(images, tops, lefts)]),
-                   torch.stack([m[t : t + c, l : l + c] for m, t, l in zip(masks, tops, lefts)]))
+            yield (
+                torch.stack([im[:, t : t + c, l : l + c] for im, t, l in zip(images, tops, lefts)]),
+                torch.stack([m[t : t + c, l : l + c] for m, t, l in zip(masks, tops, lefts)]),
+            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -202,7 +216,12 @@ class RandomCropLoader(TensorLoader):
 def _check_logits(logits: torch.Tensor, targets: torch.Tensor) -> None:
     if not isinstance(logits, torch.Tensor) or not isinstance(targets, torch.Tensor):
         raise TypeError("logits and targets must be torch.Tensors")
-    if logits.ndim != 4 or targets.ndim != 3 or logits.shape[0] != targets.shape[0] or logits.shape[2:] != targets.shape[1:]:
+    if (
+        logits.ndim != 4
+        or targets.ndim != 3
+        or logits.shape[0] != targets.shape[0]
+        or logits.shape[2:] != targets.shape[1:]
+    ):
         raise ValueError(
             f"expected logits (N, C, H, W) and targets (N, H, W) of matching N, H, W, got "
             f"{tuple(logits.shape)} and {tuple(targets.shape)}"
@@ -265,8 +284,14 @@ def transposed_conv_output_size(
     >>> transposed_conv_output_size(12, kernel_size=2, stride=2)
     24
     """
-    for name, value, minimum in [("size", size, 1), ("kernel_size", kernel_size, 1), ("stride", stride, 1),
-                                 ("padding", padding, 0), ("output_padding", output_padding, 0), ("dilation", dilation, 1)]:
+    for name, value, minimum in [
+        ("size", size, 1),
+        ("kernel_size", kernel_size, 1),
+        ("stride", stride, 1),
+        ("padding", padding, 0),
+        ("output_padding", output_padding, 0),
+        ("dilation", dilation, 1),
+    ]:
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     if output_padding >= max(stride, dilation):
@@ -331,8 +356,9 @@ class SmallFCN(nn.Module):
     paper's final layer does. Whatever the pooling threw away cannot come back: blocky masks.
     """
 
-    def __init__(self, channels: Sequence[int] = (16, 32, 64, 128), num_classes: int = NUM_SEMANTIC_CLASSES,
-                 in_channels: int = 1) -> None:
+    def __init__(
+        self, channels: Sequence[int] = (16, 32, 64, 128), num_classes: int = NUM_SEMANTIC_CLASSES, in_channels: int = 1
+    ) -> None:
         super().__init__()
         self.channels = _check_channels(channels)
         self.encoder = _Encoder(in_channels, self.channels)
@@ -354,8 +380,13 @@ class SmallUNet(nn.Module):
     features, which learn *which digit* much sooner that way.
     """
 
-    def __init__(self, channels: Sequence[int] = (16, 32, 64, 128), num_classes: int = NUM_SEMANTIC_CLASSES,
-                 in_channels: int = 1, coarse_scores: bool = True) -> None:
+    def __init__(
+        self,
+        channels: Sequence[int] = (16, 32, 64, 128),
+        num_classes: int = NUM_SEMANTIC_CLASSES,
+        in_channels: int = 1,
+        coarse_scores: bool = True,
+    ) -> None:
         super().__init__()
         self.channels = _check_channels(channels)
         self.encoder = _Encoder(in_channels, self.channels)
@@ -380,7 +411,10 @@ class SmallUNet(nn.Module):
 
 @torch.inference_mode()
 def predict_masks(
-    model: nn.Module, images: torch.Tensor, batch_size: int = 64, device: torch.device | None = None,
+    model: nn.Module,
+    images: torch.Tensor,
+    batch_size: int = 64,
+    device: torch.device | None = None,
     return_probabilities: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Predicted class-id masks ``(N, H, W)`` for images ``(N, C, H, W)``, computed in batches on ``device``.
@@ -420,7 +454,9 @@ def connected_instances(
     semantic class (1..C-1) of each instance.
     """
     if not isinstance(semantic_mask, torch.Tensor) or semantic_mask.ndim != 2 or semantic_mask.is_floating_point():
-        raise ValueError(f"expected one integer mask (H, W), got {getattr(semantic_mask, 'shape', type(semantic_mask))}")
+        raise ValueError(
+            f"expected one integer mask (H, W), got {getattr(semantic_mask, 'shape', type(semantic_mask))}"
+        )
     if connectivity not in (1, 2):
         raise ValueError(f"connectivity must be 1 or 2, got {connectivity!r}")
     mask = semantic_mask.cpu().numpy()
@@ -444,7 +480,9 @@ def connected_instances(
 def instance_ious(predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
     """IoU between every predicted instance (rows) and every true instance (columns) of one image."""
     if predicted.shape != true.shape or predicted.ndim != 2:
-        raise ValueError(f"expected two instance masks (H, W) of one shape, got {tuple(predicted.shape)} and {tuple(true.shape)}")
+        raise ValueError(
+            f"expected two instance masks (H, W) of one shape, got {tuple(predicted.shape)} and {tuple(true.shape)}"
+        )
     p, t = int(predicted.max()), int(true.max())
     if p == 0 or t == 0:
         return torch.zeros(p, t, device=predicted.device)
@@ -522,14 +560,17 @@ def colorize_mask(mask: torch.Tensor, num_classes: int = NUM_SEMANTIC_CLASSES) -
 def colorize_instances(instance_mask: torch.Tensor) -> np.ndarray:
     """An RGB image ``(H, W, 3)`` of an instance-id mask: black background, one tab20 colour per id."""
     if not isinstance(instance_mask, torch.Tensor) or instance_mask.ndim != 2:
-        raise ValueError(f"expected one instance mask (H, W), got {getattr(instance_mask, 'shape', type(instance_mask))}")
+        raise ValueError(
+            f"expected one instance mask (H, W), got {getattr(instance_mask, 'shape', type(instance_mask))}"
+        )
     ids = instance_mask.cpu().numpy()
     palette = np.array([(0.0, 0.0, 0.0), *plt.get_cmap("tab20").colors])
     return palette[np.where(ids > 0, (ids - 1) % 20 + 1, 0)]
 
 
-def overlay_mask(image: torch.Tensor, mask: torch.Tensor, alpha: float = 0.6,
-                 num_classes: int = NUM_SEMANTIC_CLASSES) -> np.ndarray:
+def overlay_mask(
+    image: torch.Tensor, mask: torch.Tensor, alpha: float = 0.6, num_classes: int = NUM_SEMANTIC_CLASSES
+) -> np.ndarray:
     """The grey image with each non-background pixel tinted by its class colour, as RGB ``(H, W, 3)``."""
     grey = image.detach().cpu().reshape(image.shape[-2:]).numpy()
     if grey.shape != tuple(mask.shape):
@@ -544,8 +585,10 @@ def class_legend(ax: plt.Axes | plt.Figure, num_classes: int = NUM_SEMANTIC_CLAS
     """A legend of the class colours (background + digits), right of an axes or of a whole figure
     (outside the figure's edge: Jupyter's inline backend and ``bbox_inches="tight"`` keep it in view)."""
     colours = class_colors(num_classes)
-    handles = [Patch(color=colours[c], label=SEGMENTATION_CLASS_NAMES[c] if c < len(SEGMENTATION_CLASS_NAMES) else str(c))
-               for c in range(num_classes)]
+    handles = [
+        Patch(color=colours[c], label=SEGMENTATION_CLASS_NAMES[c] if c < len(SEGMENTATION_CLASS_NAMES) else str(c))
+        for c in range(num_classes)
+    ]
     ax.legend(handles=handles, **{"loc": "center left", "bbox_to_anchor": (1.0, 0.5), "fontsize": 8, **kwargs})
 
 
@@ -582,7 +625,9 @@ def show_segmentations(
             elif "instance" in name:
                 axes[i, j].imshow(colorize_instances(mask), interpolation="nearest")
             else:
-                axes[i, j].imshow(overlay_mask(images[i], mask) if overlay else colorize_mask(mask), interpolation="nearest")
+                axes[i, j].imshow(
+                    overlay_mask(images[i], mask) if overlay else colorize_mask(mask), interpolation="nearest"
+                )
         for j, name in enumerate(["image", *columns], start=0):
             if i == 0:
                 axes[i, j].set_title(name, fontsize=9)
@@ -598,8 +643,9 @@ def show_segmentations(
     return fig
 
 
-def show_instances(image: torch.Tensor, instance_masks: dict[str, torch.Tensor], title: str | None = None,
-                   size: float = 2.6) -> plt.Figure:
+def show_instances(
+    image: torch.Tensor, instance_masks: dict[str, torch.Tensor], title: str | None = None, size: float = 2.6
+) -> plt.Figure:
     """The image, then each named instance mask ``(H, W)`` with one colour per instance (tab20)."""
     fig, axes = plt.subplots(1, 1 + len(instance_masks), figsize=(size * (1 + len(instance_masks)), size + 0.5))
     axes[0].imshow(image.reshape(image.shape[-2:]).cpu().numpy(), cmap="gray", vmin=0, vmax=1)

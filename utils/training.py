@@ -210,8 +210,13 @@ def _best_path(checkpoint_path: Path | str) -> Path:
 
 
 def _save_training_state(
-    path: Path | str, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any | None,
-    scaler: torch.amp.GradScaler, progress: _Progress, loader: Any,
+    path: Path | str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any | None,
+    scaler: torch.amp.GradScaler,
+    progress: _Progress,
+    loader: Any,
 ) -> None:
     """Everything ``fit(resume=True)`` needs to go on as if never stopped; the best weights are in their own file."""
     save_checkpoint(
@@ -229,8 +234,12 @@ def _save_training_state(
 
 
 def _restore_training_state(
-    path: Path | str, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any | None,
-    scaler: torch.amp.GradScaler, loader: Any,
+    path: Path | str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any | None,
+    scaler: torch.amp.GradScaler,
+    loader: Any,
 ) -> _Progress:
     """Load what :func:`_save_training_state` wrote back into the objects of a fresh run; return the progress."""
     state = load_checkpoint(path)

@@ -224,7 +224,9 @@ def suggest_lr(range_test: pd.DataFrame, method: str = "steepest") -> float:
     if not isinstance(range_test, pd.DataFrame) or not {"lr", "loss", "smoothed_loss"} <= set(range_test.columns):
         raise ValueError("expected the DataFrame returned by lr_range_test (columns lr, loss and smoothed_loss)")
     if len(range_test) < 3:
-        raise ValueError(f"the range test has only {len(range_test)} points; run it with more steps or a smaller start_lr")
+        raise ValueError(
+            f"the range test has only {len(range_test)} points; run it with more steps or a smaller start_lr"
+        )
     lrs = range_test["lr"].to_numpy(dtype=float)
     if method == "min/10":
         return float(lrs[int(np.argmin(range_test["smoothed_loss"].to_numpy(dtype=float)))] / 10)
@@ -237,9 +239,7 @@ def suggest_lr(range_test: pd.DataFrame, method: str = "steepest") -> float:
     raise ValueError(f"method must be 'steepest' or 'min/10', got {method!r}")
 
 
-def lr_schedule(
-    make_scheduler: Callable[[torch.optim.Optimizer], Any], steps: int, base_lr: float = 0.1
-) -> np.ndarray:
+def lr_schedule(make_scheduler: Callable[[torch.optim.Optimizer], Any], steps: int, base_lr: float = 0.1) -> np.ndarray:
     """The learning rate a scheduler gives at each of ``steps`` steps, without training anything.
 
     >>> lr_schedule(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.1), 4, base_lr=1.0)
@@ -278,7 +278,9 @@ def random_affine(
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
         raise ValueError(f"expected a float batch of shape (N, C, H, W), got {getattr(images, 'shape', type(images))}")
     if degrees < 0 or max_pixels < 0 or not 0 <= scale < 1:
-        raise ValueError(f"expected degrees >= 0, 0 <= scale < 1, max_pixels >= 0; got {degrees}, {scale}, {max_pixels}")
+        raise ValueError(
+            f"expected degrees >= 0, 0 <= scale < 1, max_pixels >= 0; got {degrees}, {scale}, {max_pixels}"
+        )
     n, _, height, width = images.shape
     uniform = lambda *shape: torch.rand(*shape, generator=generator) * 2 - 1  # noqa: E731
     shift = uniform(n, 2) * max_pixels  # drawn first, as in random_translate: same seed, same shifts
@@ -342,7 +344,10 @@ def random_configs(space: dict[str, Any], n: int, seed: int = 0) -> list[dict[st
         raise ValueError(f"n must be a positive int, got {n!r}")
     rng = random.Random(seed)
     return [
-        {name: values.sample(rng) if isinstance(values, LogUniform) else rng.choice(list(values)) for name, values in space.items()}
+        {
+            name: values.sample(rng) if isinstance(values, LogUniform) else rng.choice(list(values))
+            for name, values in space.items()
+        }
         for _ in range(n)
     ]
 
@@ -417,7 +422,9 @@ def summarize_runs(
     if missing:
         raise ValueError(f"columns {missing} are not in the runs table (columns: {list(runs.columns)})")
     grouped = runs.groupby(keys, sort=False)[metric]
-    table = pd.DataFrame({"mean": grouped.mean() * scale, "std": grouped.std(ddof=1).fillna(0.0) * scale, "runs": grouped.size()})
+    table = pd.DataFrame(
+        {"mean": grouped.mean() * scale, "std": grouped.std(ddof=1).fillna(0.0) * scale, "runs": grouped.size()}
+    )
     table["mean ± std"] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(table["mean"], table["std"])]
     return table
 
