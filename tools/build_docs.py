@@ -52,6 +52,8 @@ COURSE_PATHS = ("utils", "data", "requirements-colab.txt")
 
 # The setup cell's code after its three constants (GITHUB_SLUG, COURSE_COMMIT, NOTEBOOK).
 # Keep it short: it is the first thing a student reads. tests/test_build_docs.py runs it.
+# Its text is every notebook's setup cell verbatim (E501 is waived for it: shortening a line means
+# regenerating the notebooks with `make colab-links`).
 SETUP_BODY = """
 
 class SetupError(Exception):
@@ -84,7 +86,7 @@ except ImportError:  # first run, or an earlier install failed: install again
         raise SetupError(f"pip could not install {requirements.name} ({reason}); check the internet connection and run this cell again.")
     importlib.invalidate_caches()
     import utils
-utils.start_notebook(NOTEBOOK)"""
+utils.start_notebook(NOTEBOOK)"""  # noqa: E501 (the notebooks' setup cell, verbatim)
 
 
 @dataclass
@@ -142,7 +144,7 @@ def setup_source(notebook: str, commit: str, slug: str = GITHUB_SLUG) -> str:
     return (
         "\n".join(
             [
-                "# Setup: use the course's `utils` around this notebook, or (on Colab) download and install it; then start.",
+                "# Setup: use the course's `utils` around this notebook, or (on Colab) download and install it; then start.",  # noqa: E501 (setup cell, verbatim)
                 "import importlib.util, pathlib, subprocess, sys, tarfile, tempfile, urllib.request",
                 "",
                 f'GITHUB_SLUG = "{slug}"  # set in utils/course.py (`make colab-links`)',
@@ -248,7 +250,8 @@ def syllabus_table(infos: list[NotebookInfo]) -> str:
         else:
             badge = BADGE.format(url=colab_url(info.relative))
             lines.append(
-                f"| {week} | {topic} | [{info.path.name}]({info.relative}) | {badge} | {info.cpu_time} · {info.gpu_time} |"
+                f"| {week} | {topic} | [{info.path.name}]({info.relative}) | {badge} "
+                f"| {info.cpu_time} · {info.gpu_time} |"
             )
     return "\n".join(lines)
 

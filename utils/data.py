@@ -11,8 +11,9 @@ import gzip
 import hashlib
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -305,7 +306,7 @@ def write_image_folder(
             raise FileExistsError(
                 f"{target} already exists; write_image_folder does not replace files, choose another folder"
             )
-    for image, target in zip(array, targets):
+    for image, target in zip(array, targets, strict=True):
         target.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(target)
     return root

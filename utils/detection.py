@@ -17,7 +17,7 @@ Boxes are ``xyxy`` in pixels: ``(x1, y1, x2, y2)`` with ``x2 >= x1`` and ``y2 >=
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -31,8 +31,9 @@ Detections = list[dict[str, torch.Tensor]]
 COCO_IOU_THRESHOLDS: list[float] = torch.linspace(0.5, 0.95, 10).tolist()
 """IoU thresholds 0.50, 0.55, ..., 0.95 of COCO's mAP, built in float32 exactly as torchmetrics builds them."""
 COCO_RECALL_LEVELS: torch.Tensor = torch.linspace(0.0, 1.0, 101).double()
-"""The 101 recall levels 0, 0.01, ..., 1 of COCO's AP, in float32 as torchmetrics builds them (0.85 is 0.8500000238):
-a class whose recall reaches exactly 0.85 is sampled at the next detection, so by-hand and library agree to the last digit."""
+"""The 101 recall levels 0, 0.01, ..., 1 of COCO's AP, in float32 as torchmetrics builds them (0.85 is
+0.8500000238): a class whose recall reaches exactly 0.85 is sampled at the next detection, so by-hand and
+library agree to the last digit."""
 
 PREDICTION_COLOR = "#E69F00"  # Okabe-Ito orange: readable for colour-blind students, on black and white
 TARGET_COLOR = "#56B4E9"  # Okabe-Ito sky blue
@@ -183,7 +184,7 @@ def pack_targets(boxes: Sequence[torch.Tensor], labels: Sequence[torch.Tensor], 
     if len(boxes) != len(labels):
         raise ValueError(f"got {len(boxes)} box tensors but {len(labels)} label tensors")
     packed = torch.full((len(boxes), max_objects, 5), -1.0)
-    for i, (b, lab) in enumerate(zip(boxes, labels)):
+    for i, (b, lab) in enumerate(zip(boxes, labels, strict=True)):
         check_boxes(b, f"boxes[{i}]")
         if len(b) != len(lab):
             raise ValueError(f"image {i} has {len(b)} boxes but {len(lab)} labels")
@@ -426,7 +427,7 @@ def mabo(
     if not len(proposals) == len(gt_boxes) == len(gt_labels):
         raise ValueError(f"need one entry per image, got {len(proposals)}, {len(gt_boxes)} and {len(gt_labels)}")
     best, classes = [], []
-    for props, boxes, labels in zip(proposals, gt_boxes, gt_labels):
+    for props, boxes, labels in zip(proposals, gt_boxes, gt_labels, strict=True):
         if len(boxes) == 0:
             continue
         overlaps = box_iou(boxes, props).max(dim=1).values if len(props) else boxes.new_zeros(len(boxes))
@@ -476,7 +477,7 @@ def precision_recall(
     if len(predictions) != len(targets):
         raise ValueError(f"got {len(predictions)} predictions but {len(targets)} targets: need one per image")
     scores, hits, num_gt = [], [], 0
-    for pred, target in zip(predictions, targets):
+    for pred, target in zip(predictions, targets, strict=True):
         gt = target["boxes"][target["labels"] == label]
         num_gt += len(gt)
         mine = pred["labels"] == label
@@ -620,7 +621,10 @@ def show_detections(
     size: float = 2.4,
     show_scores: bool = True,
 ) -> plt.Figure:
-    """A grid of images with their ground-truth boxes (blue, dashed, label below) and predictions (orange, label and score above)."""
+    """A grid of images with their ground-truth boxes (blue, dashed, label below) and predictions.
+
+    Predictions are orange, with their label and score above the box.
+    """
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
         raise ValueError(f"expected images (N, C, H, W), got {getattr(images, 'shape', type(images))}")
     n = len(images)

@@ -35,7 +35,6 @@ from utils.loaders import TensorLoader
 from utils.models import LeNet5
 from utils.training import evaluate, save_checkpoint, train_one_epoch
 
-
 NOTE_PREFIX = "[utils.distributed] "
 """Start of the lines rank 0 prints for the user; :func:`launch` passes them on."""
 

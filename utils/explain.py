@@ -8,7 +8,7 @@ moves when the digit moves.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -123,7 +123,7 @@ class GradCAM:
             handle.remove()
         self._handles = []
 
-    def __enter__(self) -> "GradCAM":
+    def __enter__(self) -> GradCAM:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -10,7 +10,7 @@ and :meth:`DCGANGenerator.sample` gives [0, 1] back.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 import torch
@@ -141,7 +141,8 @@ def vae_loss(
         )
     if mu.shape != logvar.shape or mu.ndim != 2 or len(mu) != len(images):
         raise ValueError(
-            f"mu and logvar must both be (N, latent_dim) with N={len(images)}, got {tuple(mu.shape)} and {tuple(logvar.shape)}"
+            f"mu and logvar must both be (N, latent_dim) with N={len(images)}, "
+            f"got {tuple(mu.shape)} and {tuple(logvar.shape)}"
         )
     reconstruction_term = F.binary_cross_entropy(reconstruction, images, reduction="sum")
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
@@ -267,7 +268,10 @@ class DCGANDiscriminator(nn.Module):
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
-    """The DCGAN paper's initialisation: conv weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02). Use ``model.apply``."""
+    """The DCGAN paper's initialisation: conv weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02).
+
+    Apply it to every layer with ``model.apply(init_dcgan_weights)``.
+    """
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
@@ -463,7 +467,8 @@ def latent_walk(
     """Decode ``steps`` points on the straight line from latent vector ``start`` to ``end`` (both ``(D,)``)."""
     if start.shape != end.shape or start.ndim != 1:
         raise ValueError(
-            f"start and end must be latent vectors of the same shape (D,), got {tuple(start.shape)} and {tuple(end.shape)}"
+            "start and end must be latent vectors of the same shape (D,), "
+            f"got {tuple(start.shape)} and {tuple(end.shape)}"
         )
     if not isinstance(steps, int) or steps < 2:
         raise ValueError(f"steps must be an int >= 2, got {steps!r}")

@@ -108,7 +108,7 @@ def most_confused_pairs(matrix: torch.Tensor, top: int = 5) -> pd.DataFrame:
     n = matrix.shape[0]
     rows = [
         {"true": int(i) // n, "predicted": int(i) % n, "count": int(c)}
-        for c, i in zip(counts[:top], flat[:top])
+        for c, i in zip(counts[:top], flat[:top], strict=True)
         if c > 0
     ]
     return pd.DataFrame(rows, columns=["true", "predicted", "count"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from numbers import Number
@@ -197,7 +196,7 @@ def _compare_sequences(answer: Any, expected: list | tuple, atol: float) -> tupl
         return False, f"expected a list or tuple of {_items(len(expected))}, got {_kind(answer)}"
     if len(answer) != len(expected):
         return False, f"expected {_items(len(expected))}, got {len(answer)}"
-    for index, (item, expected_item) in enumerate(zip(answer, expected)):
+    for index, (item, expected_item) in enumerate(zip(answer, expected, strict=True)):
         right, reason = _compare(item, expected_item, atol)
         if not right:
             return False, f"item [{index}]: {reason}"

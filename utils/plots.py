@@ -8,7 +8,7 @@ and on a projector.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -79,7 +79,7 @@ def plot_history(
     if not present:
         raise ValueError(f"none of {list(metrics)} is in the history columns {list(history.columns)}")
     fig, axes = plt.subplots(1, len(present), figsize=(4.5 * len(present), 3.4), squeeze=False)
-    for ax, metric in zip(axes.flat, present):
+    for ax, metric in zip(axes.flat, present, strict=True):
         for split, style in (("train", "-o"), ("val", "-s")):
             column = f"{split}_{metric}"
             if column in history:

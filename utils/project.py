@@ -19,8 +19,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -130,7 +131,8 @@ def scan_image_folder(root: Path | str, extensions: Sequence[str] = tuple(IMAGE_
     empty = [c.name for c in class_folders if c.name not in set(usable["label"])]
     if empty:
         raise ValueError(
-            f"class folder(s) {', '.join(repr(e) for e in empty)} hold no readable image: add images or remove the folder"
+            f"class folder(s) {', '.join(repr(e) for e in empty)} hold no readable image: "
+            "add images or remove the folder"
         )
     if usable["label"].nunique() < 2:
         raise ValueError(
@@ -147,6 +149,11 @@ def _check_files_table(files: pd.DataFrame, needed: Sequence[str]) -> None:
         raise ValueError(f"the table lacks column(s) {missing}; expected the DataFrame of scan_image_folder")
 
 
+def _size_text(images: pd.DataFrame, index: Any) -> str:
+    """``width x height`` of row ``index`` of a scan table, e.g. ``64x48``."""
+    return f"{images.loc[index, 'width']}x{images.loc[index, 'height']}"
+
+
 def folder_summary(files: pd.DataFrame) -> pd.DataFrame:
     """One row per class: usable images and their share, skipped files by reason, sizes and modes.
 
@@ -159,7 +166,6 @@ def folder_summary(files: pd.DataFrame) -> pd.DataFrame:
     for label, group in in_class.groupby("label", sort=True):
         ok = group[group["status"] == "ok"]
         area_order = (ok["width"] * ok["height"]).astype(float).sort_values(kind="stable").index
-        size = lambda i: f"{ok.loc[i, 'width']}x{ok.loc[i, 'height']}"  # noqa: E731
         rows.append(
             {
                 "class": label,
@@ -167,9 +173,9 @@ def folder_summary(files: pd.DataFrame) -> pd.DataFrame:
                 "unreadable": int((group["status"] == "unreadable").sum()),
                 "duplicate": int((group["status"] == "duplicate").sum()),
                 "not an image": int((group["status"] == "not an image").sum()),
-                "smallest": size(area_order[0]) if len(ok) else "",
-                "median": size(area_order[len(area_order) // 2]) if len(ok) else "",
-                "largest": size(area_order[-1]) if len(ok) else "",
+                "smallest": _size_text(ok, area_order[0]) if len(ok) else "",
+                "median": _size_text(ok, area_order[len(area_order) // 2]) if len(ok) else "",
+                "largest": _size_text(ok, area_order[-1]) if len(ok) else "",
                 "modes": ", ".join(f"{m}: {n}" for m, n in ok["mode"].value_counts().sort_index().items()),
             }
         )
@@ -295,7 +301,10 @@ def read_image(path: Path | str, size: int) -> torch.Tensor:
 
 
 def load_images(root: Path | str, paths: Sequence[str], size: int) -> torch.Tensor:
-    """Read ``paths`` (relative to ``root``) with :func:`read_image` into one ``uint8`` tensor ``(N, 3, size, size)``."""
+    """Read ``paths`` (relative to ``root``) with :func:`read_image` into one tensor ``(N, 3, size, size)``.
+
+    The tensor is ``uint8``, as :func:`read_image` returns each image.
+    """
     folder = _as_folder(root)
     if len(paths) == 0:
         raise ValueError("no paths to load")
@@ -340,7 +349,8 @@ def export_model(model: nn.Module, example_inputs: torch.Tensor, path: Path | st
         raise TypeError("example_inputs must be a batch tensor, e.g. torch.zeros(2, 3, 64, 64)")
     if method not in ("auto", *EXPORT_SUFFIXES):
         raise ValueError(f"method must be 'auto', 'torch.export' or 'torchscript', got {method!r}")
-    # channels-last weights (week 3's TunableCNN) make torch.export.save warn; the standard layout gives the same results
+    # channels-last weights (week 3's TunableCNN) make torch.export.save warn;
+    # the standard layout gives the same results
     frozen = copy.deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
     example = example_inputs.detach().cpu()
     base = Path(path)

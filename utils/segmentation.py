@@ -8,7 +8,8 @@ semantic mask (SciPy), scored against the true instances by matched IoU or by ma
 
 from __future__ import annotations
 
-from typing import Sequence
+import itertools
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -158,7 +159,10 @@ def per_image_mean_iou(
     if predictions.ndim != 3:
         raise ValueError(f"expected a batch of masks (N, H, W), got shape {tuple(predictions.shape)}")
     scores = torch.cat(
-        [iou_per_class(segmentation_confusion_matrix(p, t, num_classes)) for p, t in zip(predictions, targets)]
+        [
+            iou_per_class(segmentation_confusion_matrix(p, t, num_classes))
+            for p, t in zip(predictions, targets, strict=True)
+        ]
     )
     return float(scores.nanmean())
 
@@ -205,8 +209,12 @@ class RandomCropLoader(TensorLoader):
             tops = torch.randint(0, height - c + 1, (len(images),), generator=self.generator).tolist()
             lefts = torch.randint(0, width - c + 1, (len(images),), generator=self.generator).tolist()
             yield (
-                torch.stack([im[:, t : t + c, l : l + c] for im, t, l in zip(images, tops, lefts)]),
-                torch.stack([m[t : t + c, l : l + c] for m, t, l in zip(masks, tops, lefts)]),
+                torch.stack(
+                    [im[:, top : top + c, left : left + c] for im, top, left in zip(images, tops, lefts, strict=True)]
+                ),
+                torch.stack(
+                    [m[top : top + c, left : left + c] for m, top, left in zip(masks, tops, lefts, strict=True)]
+                ),
             )
 
 
@@ -323,7 +331,7 @@ class _Encoder(nn.Module):
     def __init__(self, in_channels: int, channels: Sequence[int]) -> None:
         super().__init__()
         widths = [in_channels, *channels]
-        self.blocks = nn.ModuleList(conv_block(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.blocks = nn.ModuleList(conv_block(a, b) for a, b in itertools.pairwise(widths))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         features = []
@@ -344,7 +352,8 @@ def _check_input(model: nn.Module, x: torch.Tensor, levels: int) -> None:
     factor = 2 ** (levels - 1)
     if x.ndim != 4 or x.shape[-1] % factor or x.shape[-2] % factor:
         raise ValueError(
-            f"{type(model).__name__} expects images (N, C, H, W) with H and W divisible by {factor}, got {tuple(x.shape)}"
+            f"{type(model).__name__} expects images (N, C, H, W) with H and W divisible by {factor}, "
+            f"got {tuple(x.shape)}"
         )
 
 
@@ -390,7 +399,7 @@ class SmallUNet(nn.Module):
         super().__init__()
         self.channels = _check_channels(channels)
         self.encoder = _Encoder(in_channels, self.channels)
-        pairs = list(zip(reversed(self.channels[1:]), reversed(self.channels[:-1])))
+        pairs = list(zip(reversed(self.channels[1:]), reversed(self.channels[:-1]), strict=True))
         self.ups = nn.ModuleList(nn.ConvTranspose2d(lo, hi, kernel_size=2, stride=2) for lo, hi in pairs)
         self.decoder = nn.ModuleList(conv_block(2 * hi, hi) for _, hi in pairs)
         self.head = nn.Conv2d(self.channels[0], num_classes, kernel_size=1)
@@ -401,7 +410,7 @@ class SmallUNet(nn.Module):
         size = x.shape[-2:]
         *skips, x = self.encoder(x)
         coarse = self.coarse_head(x) if self.coarse_head is not None else None
-        for up, block, skip in zip(self.ups, self.decoder, reversed(skips)):
+        for up, block, skip in zip(self.ups, self.decoder, reversed(skips), strict=True):
             x = block(torch.cat([up(x), skip], dim=1))  # skip connection: concatenate same-size features
         scores = self.head(x)
         if coarse is not None:
@@ -502,7 +511,7 @@ def matched_instance_iou(predicted: Sequence[torch.Tensor], true: Sequence[torch
     if len(predicted) != len(true):
         raise ValueError(f"got {len(predicted)} predicted and {len(true)} true instance masks")
     iou_sum, true_count, pred_count, hits = 0.0, 0, 0, 0
-    for p, t in zip(predicted, true):
+    for p, t in zip(predicted, true, strict=True):
         ious = instance_ious(p, t)
         pred_count += ious.shape[0]
         true_count += ious.shape[1]
@@ -650,7 +659,7 @@ def show_instances(
     fig, axes = plt.subplots(1, 1 + len(instance_masks), figsize=(size * (1 + len(instance_masks)), size + 0.5))
     axes[0].imshow(image.reshape(image.shape[-2:]).cpu().numpy(), cmap="gray", vmin=0, vmax=1)
     axes[0].set_title("image", fontsize=9)
-    for ax, (name, mask) in zip(axes[1:], instance_masks.items()):
+    for ax, (name, mask) in zip(axes[1:], instance_masks.items(), strict=True):
         ids = mask.cpu().numpy()
         ax.imshow(colorize_instances(mask), interpolation="nearest")
         ax.set_title(f"{name}: {int(len(np.unique(ids[ids > 0])))} instances", fontsize=9)

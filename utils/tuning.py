@@ -12,8 +12,9 @@ import itertools
 import math
 import random
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -138,7 +139,7 @@ def train_steps(
     device = device or get_device()
     model.to(device).train()
     rows = []
-    for step, (inputs, targets) in zip(range(1, steps + 1), _cycle(loader)):
+    for step, (inputs, targets) in zip(range(1, steps + 1), _cycle(loader), strict=False):
         inputs, targets = inputs.to(device), targets.to(device)
         lr = optimizer.param_groups[0]["lr"]
         loss = loss_fn(model(inputs), targets)
@@ -189,7 +190,7 @@ def lr_range_test(
     model.train()
     rows, average, best = [], 0.0, math.inf
     try:
-        for step, (inputs, targets) in zip(range(steps), _cycle(loader)):
+        for step, (inputs, targets) in zip(range(steps), _cycle(loader), strict=False):
             lr = start_lr * factor**step
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -334,7 +335,7 @@ def grid_configs(space: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
     if any(isinstance(v, LogUniform) for v in space.values()):
         raise TypeError("a grid needs lists of values; LogUniform ranges are for random_configs")
     names = list(space)
-    return [dict(zip(names, values)) for values in itertools.product(*space.values())]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*space.values())]
 
 
 def random_configs(space: dict[str, Any], n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -425,7 +426,7 @@ def summarize_runs(
     table = pd.DataFrame(
         {"mean": grouped.mean() * scale, "std": grouped.std(ddof=1).fillna(0.0) * scale, "runs": grouped.size()}
     )
-    table["mean ± std"] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(table["mean"], table["std"])]
+    table["mean ± std"] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(table["mean"], table["std"], strict=True)]
     return table
 
 
