@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from utils.env import model_device
+from utils.training import SizedBatches
 
 
 def _check_attack_inputs(images: torch.Tensor, labels: torch.Tensor, epsilon: float) -> None:
@@ -135,7 +136,7 @@ class AdversarialBatches:
 
     def __init__(
         self,
-        loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+        loader: SizedBatches,
         model: nn.Module,
         epsilon: float,
         method: str = "fgsm",

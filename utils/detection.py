@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypedDict
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -295,8 +296,10 @@ class TinyCenterNet(nn.Module):
         self.lateral = nn.Conv2d(4 * w, 2 * w, 1)
         self.fuse = _conv_bn_relu(2 * w, 2 * w)
         self.head = nn.Sequential(_conv_bn_relu(2 * w, 2 * w), nn.Conv2d(2 * w, num_classes + 4, 1))
+        output_bias = self.head[-1].bias
+        assert isinstance(output_bias, torch.Tensor)  # the Conv2d just above, built with a bias
         with torch.no_grad():  # start every heatmap at p = 0.01: the focal loss is not swamped by background
-            self.head[-1].bias[:num_classes] = -math.log((1 - 0.01) / 0.01)
+            output_bias[:num_classes] = -math.log((1 - 0.01) / 0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[-1] % 8 or x.shape[-2] % 8:
@@ -466,9 +469,19 @@ def match_detections(
     return true_positive
 
 
+class PrecisionRecall(TypedDict):
+    """What :func:`precision_recall` returns: one entry per detection, and the class's ground-truth count."""
+
+    scores: torch.Tensor
+    true_positive: torch.Tensor
+    precision: torch.Tensor
+    recall: torch.Tensor
+    num_gt: int
+
+
 def precision_recall(
     predictions: Detections, targets: Detections, label: int, iou_threshold: float = 0.5, max_detections: int = 100
-) -> dict[str, torch.Tensor | int]:
+) -> PrecisionRecall:
     """Precision and recall of class ``label`` after each detection, all images pooled by decreasing score.
 
     Returns ``scores``, ``true_positive``, ``precision``, ``recall`` (one entry per detection) and

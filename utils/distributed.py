@@ -28,6 +28,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
 from utils.data import load_mnist, to_float_images
@@ -158,7 +159,9 @@ def train_ddp(
         model = LeNet5().to(device)
         ddp_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         optimizer = torch.optim.Adam(ddp_model.parameters(), lr=lr)
-        sampler = DistributedSampler(range(len(images)), num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
+        sampler: DistributedSampler = DistributedSampler(
+            TensorDataset(images, labels), num_replicas=world_size, rank=rank, shuffle=True, seed=seed
+        )
         history = []
         start = time.perf_counter()
         for epoch in range(1, epochs + 1):

@@ -10,7 +10,7 @@ and :meth:`DCGANGenerator.sample` gives [0, 1] back.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import pandas as pd
 import torch
@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from utils.env import get_device, model_device
 from utils.metrics import predict
+from utils.training import SizedBatches
 
 
 def _check_images(images: torch.Tensor, name: str = "images") -> None:
@@ -151,7 +152,7 @@ def vae_loss(
 
 def train_vae(
     model: VAE,
-    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    loader: SizedBatches,
     epochs: int,
     optimizer: torch.optim.Optimizer | None = None,
     beta: float = 1.0,
@@ -325,7 +326,7 @@ def gan_training_step(
 def train_gan(
     generator: DCGANGenerator,
     discriminator: DCGANDiscriminator,
-    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    loader: SizedBatches,
     epochs: int,
     lr: float = 2e-4,
     betas: tuple[float, float] = (0.5, 0.999),
@@ -348,15 +349,15 @@ def train_gan(
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
 
-    def snapshot() -> torch.Tensor:
+    def snapshot(z: torch.Tensor) -> torch.Tensor:
         generator.eval()
         with torch.no_grad():
-            images = (generator(snapshot_z.to(device)) + 1) / 2
+            images = (generator(z.to(device)) + 1) / 2
         generator.train()
         return images.cpu()
 
-    snapshots = {0: snapshot()} if snapshot_z is not None else {}
-    rows = []
+    snapshots = {0: snapshot(snapshot_z)} if snapshot_z is not None else {}
+    rows: list[dict[str, float]] = []
     bar = tqdm(total=epochs * len(loader), desc="DCGAN", disable=not progress)
     for epoch in range(1, epochs + 1):
         for real, _ in loader:
@@ -367,7 +368,7 @@ def train_gan(
             bar.update(1)
         bar.set_postfix(d_loss=f"{losses['d_loss']:.2f}", g_loss=f"{losses['g_loss']:.2f}")
         if snapshot_z is not None:
-            snapshots[epoch] = snapshot()
+            snapshots[epoch] = snapshot(snapshot_z)
     bar.close()
     generator.eval()
     discriminator.eval()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import torch
 from torch import nn
@@ -86,7 +88,7 @@ def classification_report(
     _check_pair(predictions, targets, num_classes)
     if class_names is not None and len(class_names) != num_classes:
         raise ValueError(f"expected {num_classes} class names, got {len(class_names)}")
-    kwargs = {"num_classes": num_classes, "average": "none"}
+    kwargs: dict[str, Any] = {"num_classes": num_classes, "average": "none"}
     return pd.DataFrame(
         {
             "class": class_names if class_names is not None else list(range(num_classes)),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from numbers import Number
+from decimal import Decimal
+from numbers import Number, Real
 from typing import Any
 
 import numpy as np
@@ -154,7 +155,7 @@ def _as_cpu_tensor(value: Any) -> torch.Tensor:
         tensor = torch.stack(items) if items else torch.zeros(0)
     elif isinstance(value, complex):
         tensor = torch.tensor(value)
-    elif isinstance(value, Number):  # int, float, bool, Fraction, Decimal
+    elif isinstance(value, (Real, Decimal)):  # int, float, bool, Fraction, Decimal
         tensor = torch.tensor(float(value))
     else:
         raise _NotNumbers(f"it is {_kind(value)}, not numbers")

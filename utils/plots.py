@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -51,7 +52,10 @@ def show_images(
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)), squeeze=False)
-    name = (lambda c: class_names[int(c)]) if class_names is not None else (lambda c: str(int(c)))
+
+    def caption_of(c: Any) -> str:
+        return class_names[int(c)] if class_names is not None else str(int(c))
+
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -59,10 +63,14 @@ def show_images(
         ax.imshow(_as_image(images[i]), cmap=cmap)
         if predictions is not None:
             right = labels is None or int(predictions[i]) == int(labels[i])
-            caption = name(predictions[i]) if right or labels is None else f"{name(predictions[i])} ({name(labels[i])})"
+            caption = (
+                caption_of(predictions[i])
+                if right or labels is None
+                else f"{caption_of(predictions[i])} ({caption_of(labels[i])})"
+            )
             ax.set_title(caption, fontsize=9, color="black" if right else "red")
         elif labels is not None:
-            ax.set_title(name(labels[i]), fontsize=9)
+            ax.set_title(caption_of(labels[i]), fontsize=9)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -108,7 +116,9 @@ def plot_confusion_matrix(
     for i in range(n):
         for j in range(n):
             bright = np.log1p(counts[i, j]) > 0.6 * np.log1p(counts.max())
-            ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=7, color="black" if bright else "white")
+            ax.text(
+                j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=7, color="black" if bright else "white"
+            )
     ax.set_xticks(range(n), names)
     ax.set_yticks(range(n), names)
     ax.set_xlabel("predicted class")
@@ -149,17 +159,17 @@ def plot_feature_maps(
         maps = maps[0]
     if not isinstance(maps, torch.Tensor) or maps.ndim != 3:
         raise ValueError(f"expected feature maps of shape (C, H, W), got {getattr(maps, 'shape', type(maps))}")
-    maps = maps.detach().cpu()[:max_maps].numpy()
-    n = len(maps)
+    arrays = maps.detach().cpu()[:max_maps].numpy()
+    n = len(arrays)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.3 * nrows + 0.5), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
-            ax.imshow(maps[i], cmap="viridis")
+            ax.imshow(arrays[i], cmap="viridis")
             ax.set_title(f"ch {i}", fontsize=8)
-    fig.suptitle(f"{title} ({tuple(maps.shape[1:])} each)")
+    fig.suptitle(f"{title} ({tuple(arrays.shape[1:])} each)")
     fig.tight_layout()
     return fig
 

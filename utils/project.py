@@ -318,6 +318,9 @@ class Normalize(nn.Module):
     takes plain ``[0, 1]`` images: a demo cannot forget it or use the wrong statistics.
     """
 
+    mean: torch.Tensor  # buffers (1, C, 1, 1)
+    std: torch.Tensor
+
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         mean_t, std_t = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)

@@ -105,7 +105,10 @@ def make_scenes(
     instance = torch.zeros(n, canvas, canvas, dtype=torch.int64)
     all_boxes, all_labels, all_sources = [], [], []
     for scene in range(n):
-        squares, boxes, labels, sources = [], [], [], []
+        squares: list[torch.Tensor] = []
+        boxes: list[torch.Tensor] = []
+        labels: list[int] = []
+        sources: list[int] = []
         for _ in range(randint(min_digits, max_digits)):
             for _attempt in range(20):  # find a place that overlaps little with the digits already placed
                 size = randint(min_size, max_size)

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
@@ -259,6 +260,8 @@ class CrossEntropyDiceLoss(nn.Module):
     ``class_weights`` (one per class) reweigh the cross-entropy, e.g. a small weight for the
     background that covers most pixels.
     """
+
+    class_weights: torch.Tensor | None  # a buffer (it moves with the model)
 
     def __init__(self, dice_weight: float = 1.0, class_weights: torch.Tensor | None = None) -> None:
         super().__init__()
@@ -548,11 +551,19 @@ def instances_to_detections(
 # --------------------------------------------------------------------------------------------------
 # Plots
 # --------------------------------------------------------------------------------------------------
+def _palette(name: str) -> list[tuple[float, ...]]:
+    """The RGB colours of a qualitative matplotlib colormap such as ``tab10``."""
+    colormap = plt.get_cmap(name)
+    if not isinstance(colormap, ListedColormap):
+        raise ValueError(f"{name!r} is not a listed (qualitative) colormap such as 'tab10'")
+    return [tuple(rgb) for rgb in np.asarray(colormap.colors, dtype=float).tolist()]
+
+
 def class_colors(num_classes: int = NUM_SEMANTIC_CLASSES) -> np.ndarray:
     """RGB colours ``(C, 3)`` in [0, 1]: black for background, tab10 for the digits 0-9."""
     if not 2 <= num_classes <= 11:
         raise ValueError(f"class_colors covers 2 to 11 classes (background + tab10), got {num_classes}")
-    tab10 = plt.get_cmap("tab10").colors
+    tab10 = _palette("tab10")
     return np.array([(0.0, 0.0, 0.0), *tab10[: num_classes - 1]])
 
 
@@ -573,7 +584,7 @@ def colorize_instances(instance_mask: torch.Tensor) -> np.ndarray:
             f"expected one instance mask (H, W), got {getattr(instance_mask, 'shape', type(instance_mask))}"
         )
     ids = instance_mask.cpu().numpy()
-    palette = np.array([(0.0, 0.0, 0.0), *plt.get_cmap("tab20").colors])
+    palette = np.array([(0.0, 0.0, 0.0), *_palette("tab20")])
     return palette[np.where(ids > 0, (ids - 1) % 20 + 1, 0)]
 
 
@@ -676,7 +687,7 @@ def plot_iou_per_class(ious: dict[str, torch.Tensor], title: str = "IoU per clas
     """Grouped bars: the per-class IoU of each named model, over the 11 class names."""
     fig, ax = plt.subplots(figsize=(9, 3.4))
     width = 0.8 / max(len(ious), 1)
-    colours = plt.get_cmap("tab10").colors
+    colours = _palette("tab10")
     for k, (name, values) in enumerate(ious.items()):
         positions = np.arange(len(values)) + (k - (len(ious) - 1) / 2) * width
         ax.bar(positions, values.numpy(), width=width, label=name, color=colours[k % 10])

@@ -11,10 +11,10 @@ import copy
 import math
 import pickle
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 import torch
@@ -25,6 +25,14 @@ from utils.env import get_device
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+
+class SizedBatches(Protocol):
+    """Batches that also say how many there are, as a ``DataLoader`` or a ``TensorLoader`` does (``len``)."""
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
+
+    def __len__(self) -> int: ...
 
 
 class NonFiniteLossError(RuntimeError):
@@ -49,7 +57,7 @@ class _RunningMeans:
         self.loss_sum += loss.item() * n
         self.count += n
         if _is_classification(outputs, targets):
-            self.correct += (outputs.argmax(dim=1) == targets).sum().item()
+            self.correct += int((outputs.argmax(dim=1) == targets).sum())
         else:
             self.classification = False
 
@@ -93,7 +101,7 @@ def train_one_epoch(
                 "try a smaller learning rate, or check the inputs for NaN values"
             )
         optimizer.zero_grad(set_to_none=True)
-        if use_amp:
+        if use_amp and scaler is not None:  # use_amp implies a scaler; the second test says so to mypy
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
@@ -162,7 +170,7 @@ def _load_weights_only(path: Path) -> Any:
 
 def _random_states(loader: Any) -> dict[str, Any]:
     """The CPU, CUDA (when available) and loader random states, as ByteTensors."""
-    states = {"torch": torch.get_rng_state()}
+    states: dict[str, Any] = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
     if isinstance(getattr(loader, "generator", None), torch.Generator):
@@ -262,7 +270,7 @@ def _restore_training_state(
 
 def fit(
     model: nn.Module,
-    train_loader: Batches,
+    train_loader: SizedBatches,
     val_loader: Batches | None = None,
     *,
     epochs: int,
@@ -314,7 +322,7 @@ def fit(
     best_path = _best_path(checkpoint_path) if checkpoint_path is not None else None
 
     done = _Progress()
-    if resume and Path(checkpoint_path).exists():
+    if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
         done = _restore_training_state(checkpoint_path, model, optimizer, scheduler, scaler, train_loader)
     if done.stopped_early:
         if done.best_state is not None:
