@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-requirements
+DEV_STAMP := $(VENV)/.installed-requirements-dev
 # TORCH=cpu: install PyTorch's CPU-only build first (a few hundred MB; on Linux the default build is the
 # CUDA one, several GB). Any build name of download.pytorch.org/whl works, e.g. TORCH=cu126.
 TORCH  ?=
@@ -10,7 +11,7 @@ TORCH  ?=
 LAB_ARGS ?=
 PINNED_TORCH := $(shell grep -E '^torch(vision)?==' requirements.txt)
 
-.PHONY: setup lab test notebooks colab-links clean
+.PHONY: setup dev-setup lab lint test notebooks colab-links clean
 
 # Create .venv and install requirements.txt, showing pip's progress; redone only when requirements.txt
 # changes (make clean first to switch TORCH builds).
@@ -23,27 +24,42 @@ $(STAMP): requirements.txt
 
 setup: $(STAMP)
 
+# The maintainers' tools (requirements-dev.txt: linters, pytest, nbval) on top; only test, lint and the
+# notebook tools need them, so `make lab` stays lean.
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install -r requirements-dev.txt
+	touch $(DEV_STAMP)
+
+dev-setup: $(DEV_STAMP)
+
 # Open the course in JupyterLab. As root (a container, a cloud VM) Jupyter needs --allow-root.
 lab: setup
 	@if [ "$$(id -u)" = 0 ]; then echo "Running as root: starting JupyterLab with --allow-root."; allow_root=--allow-root; fi; \
 	exec $(BIN)/jupyter lab $$allow_root $(LAB_ARGS) notebooks
 
-# The whole test suite in fast mode: utils unit tests, hygiene checks, every notebook through nbval.
-# pytest's exit code 5 ("no tests collected") is turned into a failure.
-test: setup
+# Style and types of utils/ and tools/ (settings in pyproject.toml): lint, formatting, mypy.
+# `ruff format utils tools` fixes what the second check reports.
+lint: dev-setup
+	$(BIN)/python -m ruff check utils tools
+	$(BIN)/python -m ruff format --check utils tools
+	$(BIN)/python -m mypy utils tools
+
+# The whole test suite in fast mode, after lint: utils unit tests, hygiene checks, every notebook through
+# nbval. pytest's exit code 5 ("no tests collected") is turned into a failure.
+test: lint
 	COURSE_FAST=1 $(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; \
 	exit $$status
 
 # Re-execute every notebook in full mode, in place (restart and run all), then refresh the docs.
-notebooks: setup
+notebooks: dev-setup
 	$(BIN)/python tools/run_notebooks.py notebooks/week*.ipynb
 	$(BIN)/python tools/build_docs.py
 
 # Regenerate colab_links.md, README's tables and every notebook's badge and setup cell
 # from the GitHub slug in utils/course.py.
-colab-links: setup
+colab-links: dev-setup
 	$(BIN)/python tools/build_docs.py
 
 clean:
-	rm -rf $(VENV) data/torchvision notebooks/results/fast .pytest_cache
+	rm -rf $(VENV) data/torchvision notebooks/results/fast .pytest_cache .mypy_cache .ruff_cache

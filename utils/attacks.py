@@ -7,7 +7,7 @@ input only (``torch.autograd.grad``), so they never touch the model's ``.grad``.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import pandas as pd
 import torch
@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from utils.env import model_device
+from utils.training import SizedBatches
 
 
 def _check_attack_inputs(images: torch.Tensor, labels: torch.Tensor, epsilon: float) -> None:
@@ -26,7 +27,8 @@ def _check_attack_inputs(images: torch.Tensor, labels: torch.Tensor, epsilon: fl
         raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels.shape)}")
     if images.numel() and not (images.min() >= 0 and images.max() <= 1):  # also False for NaN
         raise ValueError(
-            f"images must be pixels in [0, 1] (the attacks clip to that range), got values from {images.min().item():g} "
+            "images must be pixels in [0, 1] (the attacks clip to that range), "
+            f"got values from {images.min().item():g} "
             f"to {images.max().item():g}: divide 0-255 images by 255, and put any normalisation inside the model"
         )
     if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon < 0:
@@ -83,7 +85,9 @@ def pgd(
     return x.detach()
 
 
-def attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilon: float, method: str = "fgsm", **kwargs) -> torch.Tensor:
+def attack(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilon: float, method: str = "fgsm", **kwargs
+) -> torch.Tensor:
     """``fgsm`` or ``pgd`` by name."""
     if method == "fgsm":
         return fgsm(model, images, labels, epsilon)
@@ -107,7 +111,7 @@ def robust_accuracy(
     device = device or model_device(model)
     model.eval()
     epsilons = list(epsilons)
-    correct = {eps: 0 for eps in epsilons}
+    correct = dict.fromkeys(epsilons, 0)
     count = 0
     for images, labels in loader:
         images, labels = images.to(device), labels.to(device)
@@ -132,7 +136,7 @@ class AdversarialBatches:
 
     def __init__(
         self,
-        loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+        loader: SizedBatches,
         model: nn.Module,
         epsilon: float,
         method: str = "fgsm",

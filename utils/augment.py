@@ -8,7 +8,9 @@ import torch
 import torch.nn.functional as F
 
 
-def random_translate(images: torch.Tensor, max_pixels: float = 2.0, generator: torch.Generator | None = None) -> torch.Tensor:
+def random_translate(
+    images: torch.Tensor, max_pixels: float = 2.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Shift each image of a batch ``(N, C, H, W)`` by its own random offset of up to ``max_pixels``.
 
     Offsets are drawn uniformly in ``[-max_pixels, max_pixels]`` along x and y; pixels that come in

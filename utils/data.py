@@ -11,8 +11,9 @@ import gzip
 import hashlib
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,9 +31,7 @@ MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-_RESTORE_HINT = (
-    "restore it with `git checkout -- data/mnist` (or copy it from the course repository's data/mnist/)"
-)
+_RESTORE_HINT = "restore it with `git checkout -- data/mnist` (or copy it from the course repository's data/mnist/)"
 _verified_files: set[Path] = set()
 
 
@@ -105,9 +104,7 @@ def to_float_images(images: torch.Tensor) -> torch.Tensor:
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"expected a torch.Tensor, got {type(images).__name__}")
     if images.dtype != torch.uint8 or images.ndim != 3:
-        raise ValueError(
-            f"expected uint8 images of shape (N, H, W), got {images.dtype} of shape {tuple(images.shape)}"
-        )
+        raise ValueError(f"expected uint8 images of shape (N, H, W), got {images.dtype} of shape {tuple(images.shape)}")
     return images.unsqueeze(1).float().div_(255.0)
 
 
@@ -280,7 +277,9 @@ def write_image_folder(
         raise ValueError(f"images must be uint8 of shape (N, H, W) or (N, H, W, 3), got {array.dtype} {array.shape}")
     label_array = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if label_array.ndim != 1 or len(label_array) != len(array) or not np.issubdtype(label_array.dtype, np.integer):
-        raise ValueError(f"labels must be {len(array)} integers, one per image, got {label_array.dtype} {label_array.shape}")
+        raise ValueError(
+            f"labels must be {len(array)} integers, one per image, got {label_array.dtype} {label_array.shape}"
+        )
     if len(label_array) and label_array.min() < 0:
         raise ValueError(f"labels must be >= 0, got {label_array.min()}")
     num_classes = int(label_array.max()) + 1 if len(label_array) else 0
@@ -288,7 +287,9 @@ def write_image_folder(
         digits = len(str(max(num_classes - 1, 0)))
         class_names = [str(i).zfill(digits) for i in range(num_classes)]
     elif len(class_names) < num_classes or len(set(class_names)) != len(class_names):
-        raise ValueError(f"need {num_classes} distinct class names for labels up to {num_classes - 1}, got {class_names!r}")
+        raise ValueError(
+            f"need {num_classes} distinct class names for labels up to {num_classes - 1}, got {class_names!r}"
+        )
     for name in class_names:
         _check_class_name(name)
     root = Path(root)
@@ -302,8 +303,10 @@ def write_image_folder(
     targets = [root / class_names[int(label)] / f"{str(i).zfill(width)}.png" for i, label in enumerate(label_array)]
     for target in targets:
         if target.exists():
-            raise FileExistsError(f"{target} already exists; write_image_folder does not replace files, choose another folder")
-    for image, target in zip(array, targets):
+            raise FileExistsError(
+                f"{target} already exists; write_image_folder does not replace files, choose another folder"
+            )
+    for image, target in zip(array, targets, strict=True):
         target.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(target)
     return root

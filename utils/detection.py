@@ -17,7 +17,8 @@ Boxes are ``xyxy`` in pixels: ``(x1, y1, x2, y2)`` with ``x2 >= x1`` and ``y2 >=
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
+from typing import TypedDict
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -31,8 +32,9 @@ Detections = list[dict[str, torch.Tensor]]
 COCO_IOU_THRESHOLDS: list[float] = torch.linspace(0.5, 0.95, 10).tolist()
 """IoU thresholds 0.50, 0.55, ..., 0.95 of COCO's mAP, built in float32 exactly as torchmetrics builds them."""
 COCO_RECALL_LEVELS: torch.Tensor = torch.linspace(0.0, 1.0, 101).double()
-"""The 101 recall levels 0, 0.01, ..., 1 of COCO's AP, in float32 as torchmetrics builds them (0.85 is 0.8500000238):
-a class whose recall reaches exactly 0.85 is sampled at the next detection, so by-hand and library agree to the last digit."""
+"""The 101 recall levels 0, 0.01, ..., 1 of COCO's AP, in float32 as torchmetrics builds them (0.85 is
+0.8500000238): a class whose recall reaches exactly 0.85 is sampled at the next detection, so by-hand and
+library agree to the last digit."""
 
 PREDICTION_COLOR = "#E69F00"  # Okabe-Ito orange: readable for colour-blind students, on black and white
 TARGET_COLOR = "#56B4E9"  # Okabe-Ito sky blue
@@ -130,7 +132,9 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
 _LOG_CLIP = math.log(1000.0 / 16)  # torchvision's bbox_xform_clip: no box more than ~60x its anchor
 
 
-def encode_boxes(boxes: torch.Tensor, anchors: torch.Tensor, weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0)) -> torch.Tensor:
+def encode_boxes(
+    boxes: torch.Tensor, anchors: torch.Tensor, weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0)
+) -> torch.Tensor:
     """Encode each box relative to its anchor as Faster R-CNN's deltas ``(dx, dy, dw, dh)``, shape (N, 4).
 
     ``dx = wx (x - xa) / wa``, ``dy = wy (y - ya) / ha`` (centres), ``dw = ww log(w / wa)``,
@@ -148,10 +152,14 @@ def encode_boxes(boxes: torch.Tensor, anchors: torch.Tensor, weights: Sequence[f
     bx, by = boxes[:, 0] + 0.5 * bw, boxes[:, 1] + 0.5 * bh
     if (aw <= 0).any() or (ah <= 0).any() or (bw <= 0).any() or (bh <= 0).any():
         raise ValueError("boxes and anchors need a positive width and height to be encoded (log of a size)")
-    return torch.stack([wx * (bx - ax) / aw, wy * (by - ay) / ah, ww * torch.log(bw / aw), wh * torch.log(bh / ah)], dim=1)
+    return torch.stack(
+        [wx * (bx - ax) / aw, wy * (by - ay) / ah, ww * torch.log(bw / aw), wh * torch.log(bh / ah)], dim=1
+    )
 
 
-def decode_boxes(deltas: torch.Tensor, anchors: torch.Tensor, weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0)) -> torch.Tensor:
+def decode_boxes(
+    deltas: torch.Tensor, anchors: torch.Tensor, weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0)
+) -> torch.Tensor:
     """Invert :func:`encode_boxes`: deltas (N, 4) and their anchors (N, 4) back to ``xyxy`` boxes."""
     check_boxes(anchors, "anchors")
     if not isinstance(deltas, torch.Tensor) or deltas.shape != anchors.shape:
@@ -177,7 +185,7 @@ def pack_targets(boxes: Sequence[torch.Tensor], labels: Sequence[torch.Tensor], 
     if len(boxes) != len(labels):
         raise ValueError(f"got {len(boxes)} box tensors but {len(labels)} label tensors")
     packed = torch.full((len(boxes), max_objects, 5), -1.0)
-    for i, (b, lab) in enumerate(zip(boxes, labels)):
+    for i, (b, lab) in enumerate(zip(boxes, labels, strict=True)):
         check_boxes(b, f"boxes[{i}]")
         if len(b) != len(lab):
             raise ValueError(f"image {i} has {len(b)} boxes but {len(lab)} labels")
@@ -235,7 +243,11 @@ def centernet_targets(
     gy = torch.exp(-((grid - cell[..., 1:]) ** 2) / (2 * sigma[..., 1:] ** 2))  # (N, M, H)
     bumps = gy[..., :, None] * gx[..., None, :] * valid[..., None, None]  # (N, M, H, W)
     one_hot = F.one_hot(labels, num_classes).float() * valid[..., None]  # (N, M, C)
-    heatmap = (bumps[:, :, None] * one_hot[..., None, None]).amax(dim=1) if m else grid.new_zeros(n, num_classes, cells, cells)
+    heatmap = (
+        (bumps[:, :, None] * one_hot[..., None, None]).amax(dim=1)
+        if m
+        else grid.new_zeros(n, num_classes, cells, cells)
+    )
     weight, owner = bumps.max(dim=1) if m else (grid.new_zeros(n, cells, cells), grid.new_zeros(n, cells, cells).long())
 
     def of_owner(values: torch.Tensor) -> torch.Tensor:  # (N, M, k) -> (N, k, H, W): each cell's object's values
@@ -364,7 +376,9 @@ def detect(model: nn.Module, images: torch.Tensor, batch_size: int = 256, **deco
 # -------------------------------------------------------------------------------------------- metrics
 
 
-def mabo(proposals: Sequence[torch.Tensor], gt_boxes: Sequence[torch.Tensor], gt_labels: Sequence[torch.Tensor]) -> tuple[float, dict[int, float]]:
+def mabo(
+    proposals: Sequence[torch.Tensor], gt_boxes: Sequence[torch.Tensor], gt_labels: Sequence[torch.Tensor]
+) -> tuple[float, dict[int, float]]:
     """Mean average best overlap (Uijlings et al., selective search): how well a set of boxes covers the objects.
 
     For every ground-truth box, its best overlap is the highest IoU with any proposal of its image
@@ -374,7 +388,7 @@ def mabo(proposals: Sequence[torch.Tensor], gt_boxes: Sequence[torch.Tensor], gt
     if not len(proposals) == len(gt_boxes) == len(gt_labels):
         raise ValueError(f"need one entry per image, got {len(proposals)}, {len(gt_boxes)} and {len(gt_labels)}")
     best, classes = [], []
-    for props, boxes, labels in zip(proposals, gt_boxes, gt_labels):
+    for props, boxes, labels in zip(proposals, gt_boxes, gt_labels, strict=True):
         if len(boxes) == 0:
             continue
         overlaps = box_iou(boxes, props).max(dim=1).values if len(props) else boxes.new_zeros(len(boxes))
@@ -413,9 +427,19 @@ def match_detections(
     return true_positive
 
 
+class PrecisionRecall(TypedDict):
+    """What :func:`precision_recall` returns: one entry per detection, and the class's ground-truth count."""
+
+    scores: torch.Tensor
+    true_positive: torch.Tensor
+    precision: torch.Tensor
+    recall: torch.Tensor
+    num_gt: int
+
+
 def precision_recall(
     predictions: Detections, targets: Detections, label: int, iou_threshold: float = 0.5, max_detections: int = 100
-) -> dict[str, torch.Tensor | int]:
+) -> PrecisionRecall:
     """Precision and recall of class ``label`` after each detection, all images pooled by decreasing score.
 
     Returns ``scores``, ``true_positive``, ``precision``, ``recall`` (one entry per detection) and
@@ -424,7 +448,7 @@ def precision_recall(
     if len(predictions) != len(targets):
         raise ValueError(f"got {len(predictions)} predictions but {len(targets)} targets: need one per image")
     scores, hits, num_gt = [], [], 0
-    for pred, target in zip(predictions, targets):
+    for pred, target in zip(predictions, targets, strict=True):
         gt = target["boxes"][target["labels"] == label]
         num_gt += len(gt)
         mine = pred["labels"] == label
@@ -465,7 +489,10 @@ def average_precision(precision: torch.Tensor, recall: torch.Tensor, method: str
 
 
 def mean_average_precision(
-    predictions: Detections, targets: Detections, iou_thresholds: Sequence[float] | None = None, max_detections: int = 100
+    predictions: Detections,
+    targets: Detections,
+    iou_thresholds: Sequence[float] | None = None,
+    max_detections: int = 100,
 ) -> dict[str, float | dict[int, float]]:
     """mAP by hand, COCO style: AP per class (101-point) per IoU threshold, averaged over both.
 
@@ -489,7 +516,9 @@ def mean_average_precision(
     return result
 
 
-def coco_map(predictions: Detections, targets: Detections, class_metrics: bool = False, **options) -> dict[str, torch.Tensor]:
+def coco_map(
+    predictions: Detections, targets: Detections, class_metrics: bool = False, **options
+) -> dict[str, torch.Tensor]:
     """COCO mAP with ``torchmetrics.detection.MeanAveragePrecision`` (faster-coco-eval backend, ``xyxy`` boxes).
 
     Keys include ``map`` (IoU 0.50:0.95), ``map_50``, ``map_75``; with ``class_metrics`` also
@@ -499,7 +528,9 @@ def coco_map(predictions: Detections, targets: Detections, class_metrics: bool =
 
     if len(predictions) != len(targets):
         raise ValueError(f"got {len(predictions)} predictions but {len(targets)} targets: need one per image")
-    metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="faster_coco_eval", class_metrics=class_metrics, **options)
+    metric = MeanAveragePrecision(
+        box_format="xyxy", iou_type="bbox", backend="faster_coco_eval", class_metrics=class_metrics, **options
+    )
     metric.update(
         [{k: p[k] for k in ("boxes", "scores", "labels")} for p in predictions],
         [{k: t[k] for k in ("boxes", "labels")} for t in targets],
@@ -526,7 +557,11 @@ def draw_boxes(
         if values is not None and len(values) != len(boxes):
             raise ValueError(f"got {len(boxes)} boxes but {len(values)} {name}")
     for i, (x1, y1, x2, y2) in enumerate(boxes.tolist()):
-        ax.add_patch(plt.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=1.5, linestyle=linestyle))
+        ax.add_patch(
+            plt.Rectangle(
+                (x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=1.5, linestyle=linestyle
+            )
+        )
         caption = []
         if labels is not None:
             caption.append(class_names[int(labels[i])] if class_names is not None else str(int(labels[i])))
@@ -534,8 +569,16 @@ def draw_boxes(
             caption.append(f"{float(scores[i]):.2f}")
         if caption:
             y = y1 - 1.5 if label_position == "top" else y2 + 0.5
-            ax.text(x1 - 0.5, y, " ".join(caption), color="black", fontsize=7, va="bottom" if label_position == "top" else "top",
-                    bbox={"facecolor": color, "edgecolor": "none", "pad": 0.8, "alpha": 0.9}, clip_on=True)
+            ax.text(
+                x1 - 0.5,
+                y,
+                " ".join(caption),
+                color="black",
+                fontsize=7,
+                va="bottom" if label_position == "top" else "top",
+                bbox={"facecolor": color, "edgecolor": "none", "pad": 0.8, "alpha": 0.9},
+                clip_on=True,
+            )
     return ax
 
 
@@ -549,7 +592,10 @@ def show_detections(
     size: float = 2.4,
     show_scores: bool = True,
 ) -> plt.Figure:
-    """A grid of images with their ground-truth boxes (blue, dashed, label below) and predictions (orange, label and score above)."""
+    """A grid of images with their ground-truth boxes (blue, dashed, label below) and predictions.
+
+    Predictions are orange, with their label and score above the box.
+    """
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
         raise ValueError(f"expected images (N, C, H, W), got {getattr(images, 'shape', type(images))}")
     n = len(images)
@@ -561,14 +607,23 @@ def show_detections(
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     row_height = size + (0.35 if titles is not None else 0.1)  # room for the captions between rows
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, row_height * nrows + (0.5 if title else 0)), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, row_height * nrows + (0.5 if title else 0)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
             continue
         ax.imshow(images[i, 0].cpu().numpy(), cmap="gray", vmin=0, vmax=1)
         if targets is not None:
-            draw_boxes(ax, targets[i]["boxes"], targets[i]["labels"], color=TARGET_COLOR, linestyle="--", label_position="bottom")
+            draw_boxes(
+                ax,
+                targets[i]["boxes"],
+                targets[i]["labels"],
+                color=TARGET_COLOR,
+                linestyle="--",
+                label_position="bottom",
+            )
         if predictions is not None:
             p = predictions[i]
             draw_boxes(ax, p["boxes"], p["labels"], p["scores"] if show_scores else None, color=PREDICTION_COLOR)

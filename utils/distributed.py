@@ -28,13 +28,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
 from utils.data import load_mnist, to_float_images
 from utils.loaders import TensorLoader
 from utils.models.classifiers import LeNet5
 from utils.training import evaluate, save_checkpoint, train_one_epoch
-
 
 NOTE_PREFIX = "[utils.distributed] "
 """Start of the lines rank 0 prints for the user; :func:`launch` passes them on."""
@@ -55,9 +55,7 @@ def _gpus(n: int) -> str:
     return "no GPU" if n == 0 else f"{n} GPU{'s' if n != 1 else ''}"
 
 
-def choose_backend(
-    local_world_size: int, local_rank: int = 0, backend: str | None = None
-) -> tuple[str, torch.device]:
+def choose_backend(local_world_size: int, local_rank: int = 0, backend: str | None = None) -> tuple[str, torch.device]:
     """The backend and the device of process ``local_rank`` out of ``local_world_size`` on this machine.
 
     ``nccl`` on ``cuda:{local_rank}`` only when every process has its own GPU
@@ -120,7 +118,9 @@ def init_distributed(backend: str | None = None) -> tuple[int, int, torch.device
     return dist.get_rank(), dist.get_world_size(), device
 
 
-def shard_loader(images: torch.Tensor, labels: torch.Tensor, sampler: DistributedSampler, batch_size: int) -> TensorLoader:
+def shard_loader(
+    images: torch.Tensor, labels: torch.Tensor, sampler: DistributedSampler, batch_size: int
+) -> TensorLoader:
     """This process's share of the data for the sampler's current epoch, as a :class:`TensorLoader`.
 
     ``DistributedSampler`` shuffles all indices with the same seed in every process and gives
@@ -159,7 +159,9 @@ def train_ddp(
         model = LeNet5().to(device)
         ddp_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         optimizer = torch.optim.Adam(ddp_model.parameters(), lr=lr)
-        sampler = DistributedSampler(range(len(images)), num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
+        sampler: DistributedSampler = DistributedSampler(
+            TensorDataset(images, labels), num_replicas=world_size, rank=rank, shuffle=True, seed=seed
+        )
         history = []
         start = time.perf_counter()
         for epoch in range(1, epochs + 1):
@@ -171,9 +173,16 @@ def train_ddp(
         result = None
         if rank == 0:
             test_images, test_labels = load_mnist("test")
-            test = evaluate(model, TensorLoader(to_float_images(test_images), test_labels, batch_size=1000), device=device)
-            result = {"world_size": world_size, "test_accuracy": test["accuracy"], "train_seconds": round(seconds, 1),
-                      "steps_per_epoch": len(loader), "images_per_process": len(loader.inputs)}
+            test = evaluate(
+                model, TensorLoader(to_float_images(test_images), test_labels, batch_size=1000), device=device
+            )
+            result = {
+                "world_size": world_size,
+                "test_accuracy": test["accuracy"],
+                "train_seconds": round(seconds, 1),
+                "steps_per_epoch": len(loader),
+                "images_per_process": len(loader.inputs),
+            }
             if checkpoint is not None:
                 save_checkpoint(checkpoint, model=model.state_dict(), history=history, **result)
         dist.barrier()  # the others wait until rank 0 has saved
@@ -208,7 +217,14 @@ def launch(
     cwd = Path(cwd) if cwd is not None else Path(__file__).resolve().parent.parent
     env = dict(os.environ, OMP_NUM_THREADS=str(threads_per_process))
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(cwd), env.get("PYTHONPATH", "")] if p)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc_per_node}", *target]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc_per_node}",
+        *target,
+    ]
     completed = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     lines = completed.stdout.splitlines()
     results = [line for line in lines if line.startswith("RESULT ")]

@@ -8,7 +8,7 @@ moves when the digit moves.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -20,7 +20,9 @@ def _check_batch(images: torch.Tensor) -> None:
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
     if images.ndim != 4 or not images.is_floating_point():
-        raise ValueError(f"images must be a float batch of shape (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+        raise ValueError(
+            f"images must be a float batch of shape (N, C, H, W), got {images.dtype} {tuple(images.shape)}"
+        )
 
 
 def _targets(model: nn.Module, images: torch.Tensor, target: torch.Tensor | Sequence[int] | int | None) -> torch.Tensor:
@@ -32,7 +34,9 @@ def _targets(model: nn.Module, images: torch.Tensor, target: torch.Tensor | Sequ
     if target.ndim == 0:
         target = target.expand(len(images))
     if target.shape != (len(images),):
-        raise ValueError(f"target must be one class or one class per image ({len(images)}), got shape {tuple(target.shape)}")
+        raise ValueError(
+            f"target must be one class or one class per image ({len(images)}), got shape {tuple(target.shape)}"
+        )
     return target
 
 
@@ -44,7 +48,9 @@ def _normalise(maps: torch.Tensor) -> torch.Tensor:
     return (maps - low) / span
 
 
-def saliency_map(model: nn.Module, images: torch.Tensor, target: torch.Tensor | Sequence[int] | int | None = None) -> torch.Tensor:
+def saliency_map(
+    model: nn.Module, images: torch.Tensor, target: torch.Tensor | Sequence[int] | int | None = None
+) -> torch.Tensor:
     """Vanilla gradient saliency (Simonyan et al., 2014): ``|d score_target / d pixel|``, max over channels.
 
     Returns ``(N, H, W)`` in [0, 1] per image. ``target`` defaults to the predicted class.
@@ -72,11 +78,15 @@ class GradCAM:
 
     def __init__(self, model: nn.Module, layer: nn.Module) -> None:
         if not isinstance(model, nn.Module) or not isinstance(layer, nn.Module):
-            raise TypeError(f"model and layer must be nn.Modules, got {type(model).__name__} and {type(layer).__name__}")
+            raise TypeError(
+                f"model and layer must be nn.Modules, got {type(model).__name__} and {type(layer).__name__}"
+            )
         if not any(module is layer for module in model.modules()):
             raise ValueError("layer must be one of model's modules (e.g. model.features[3])")
         if getattr(layer, "inplace", False):
-            raise ValueError("choose a layer that does not work in place (e.g. the convolution, not ReLU(inplace=True))")
+            raise ValueError(
+                "choose a layer that does not work in place (e.g. the convolution, not ReLU(inplace=True))"
+            )
         self.model = model
         self.activations: torch.Tensor | None = None
         self.gradients: torch.Tensor | None = None
@@ -113,7 +123,7 @@ class GradCAM:
             handle.remove()
         self._handles = []
 
-    def __enter__(self) -> "GradCAM":
+    def __enter__(self) -> GradCAM:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -151,30 +161,36 @@ def occlusion_sensitivity(
     for top in range(0, height - patch + 1, stride):
         for left in range(0, width - patch + 1, stride):
             occluded = images.clone()
-            occluded[..., top:top + patch, left:left + patch] = baseline
+            occluded[..., top : top + patch, left : left + patch] = baseline
             drop = (base - model(occluded).softmax(1)[rows, target]).clamp_min(0)
-            drops[:, top:top + patch, left:left + patch] += drop.view(-1, 1, 1)
-            cover[top:top + patch, left:left + patch] += 1
+            drops[:, top : top + patch, left : left + patch] += drop.view(-1, 1, 1)
+            cover[top : top + patch, left : left + patch] += 1
     return _normalise(drops / cover.clamp_min(1))
 
 
-def place_on_canvas(images: torch.Tensor, canvas_size: int, positions: torch.Tensor | Sequence[Sequence[int]]) -> torch.Tensor:
+def place_on_canvas(
+    images: torch.Tensor, canvas_size: int, positions: torch.Tensor | Sequence[Sequence[int]]
+) -> torch.Tensor:
     """Paste each image ``(N, C, h, w)`` into an empty ``canvas_size`` x ``canvas_size`` canvas with its
     top-left corner at ``positions[i] = (top, left)``. Returns ``(N, C, canvas_size, canvas_size)``."""
     _check_batch(images)
     n, channels, h, w = images.shape
     positions = torch.as_tensor(positions, dtype=torch.long)
     if positions.shape != (n, 2):
-        raise ValueError(f"positions must be (top, left) pairs, one per image: shape ({n}, 2), got {tuple(positions.shape)}")
+        raise ValueError(
+            f"positions must be (top, left) pairs, one per image: shape ({n}, 2), got {tuple(positions.shape)}"
+        )
     if positions.min() < 0 or positions[:, 0].max() + h > canvas_size or positions[:, 1].max() + w > canvas_size:
         raise ValueError(f"every {h}x{w} image must fit inside the {canvas_size}x{canvas_size} canvas")
     canvas = images.new_zeros(n, channels, canvas_size, canvas_size)
     for i, (top, left) in enumerate(positions.tolist()):
-        canvas[i, :, top:top + h, left:left + w] = images[i]
+        canvas[i, :, top : top + h, left : left + w] = images[i]
     return canvas
 
 
-def random_positions(n: int, image_size: int, canvas_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def random_positions(
+    n: int, image_size: int, canvas_size: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """``n`` random (top, left) positions that keep an ``image_size`` square inside the canvas."""
     if canvas_size < image_size:
         raise ValueError(f"canvas_size {canvas_size} is smaller than image_size {image_size}")
@@ -229,10 +245,11 @@ def show_explanations(
     return fig
 
 
-def explanation_inside_box(maps: torch.Tensor, positions: torch.Tensor, box_size: int, threshold: float = 0.0) -> torch.Tensor:
+def explanation_inside_box(
+    maps: torch.Tensor, positions: torch.Tensor, box_size: int, threshold: float = 0.0
+) -> torch.Tensor:
     """For each map, whether its centre of mass (of the heat above ``threshold``) falls inside the
     ``box_size`` square at ``positions[i]``."""
     centres = centre_of_mass(maps, threshold)
     positions = torch.as_tensor(positions, dtype=centres.dtype, device=centres.device)
     return ((centres >= positions) & (centres < positions + box_size)).all(1)
-

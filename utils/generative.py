@@ -29,9 +29,14 @@ def vae_loss(
     """Negative ELBO per image: binary cross-entropy of the pixels (summed) + ``beta`` * KL(q(z|x) || N(0, I))."""
     _check_images(images)
     if reconstruction.shape != images.shape:
-        raise ValueError(f"reconstruction {tuple(reconstruction.shape)} and images {tuple(images.shape)} differ in shape")
+        raise ValueError(
+            f"reconstruction {tuple(reconstruction.shape)} and images {tuple(images.shape)} differ in shape"
+        )
     if mu.shape != logvar.shape or mu.ndim != 2 or len(mu) != len(images):
-        raise ValueError(f"mu and logvar must both be (N, latent_dim) with N={len(images)}, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+        raise ValueError(
+            f"mu and logvar must both be (N, latent_dim) with N={len(images)}, "
+            f"got {tuple(mu.shape)} and {tuple(logvar.shape)}"
+        )
     reconstruction_term = F.binary_cross_entropy(reconstruction, images, reduction="sum")
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return (reconstruction_term + beta * kl) / len(images)
@@ -52,7 +57,7 @@ class _ImagesAsTargets:
 
 def train_vae(
     model: VAE,
-    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    loader: SizedBatches,
     epochs: int,
     optimizer: torch.optim.Optimizer | None = None,
     beta: float = 1.0,
@@ -109,15 +114,17 @@ def gan_training_step(
         g_loss = F.binary_cross_entropy_with_logits(fooled_logits, torch.ones_like(fooled_logits))
     optimizer_step(g_loss, generator_optimizer, scaler_g, where=" (the generator's loss)")
     return {
-        "d_loss": d_loss.item(), "g_loss": g_loss.item(),
-        "d_real": torch.sigmoid(real_logits).mean().item(), "d_fake": torch.sigmoid(fake_logits).mean().item(),
+        "d_loss": d_loss.item(),
+        "g_loss": g_loss.item(),
+        "d_real": torch.sigmoid(real_logits).mean().item(),
+        "d_fake": torch.sigmoid(fake_logits).mean().item(),
     }
 
 
 def train_gan(
     generator: DCGANGenerator,
     discriminator: DCGANDiscriminator,
-    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    loader: SizedBatches,
     epochs: int,
     lr: float = 2e-4,
     betas: tuple[float, float] = (0.5, 0.999),
@@ -144,15 +151,15 @@ def train_gan(
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
     scalers = tuple(torch.amp.GradScaler("cuda", enabled=amp and device.type == "cuda") for _ in range(2))
 
-    def snapshot() -> torch.Tensor:
+    def snapshot(z: torch.Tensor) -> torch.Tensor:
         generator.eval()
         with torch.no_grad():
-            images = (generator(snapshot_z.to(device)) + 1) / 2
+            images = (generator(z.to(device)) + 1) / 2
         generator.train()
         return images.cpu()
 
-    snapshots = {0: snapshot()} if snapshot_z is not None else {}
-    rows = []
+    snapshots = {0: snapshot(snapshot_z)} if snapshot_z is not None else {}
+    rows: list[dict[str, float]] = []
     bar = tqdm(total=epochs * len(loader), desc="DCGAN", disable=not progress)
     for epoch in range(1, epochs + 1):
         for real, _ in loader:
@@ -161,7 +168,7 @@ def train_gan(
             bar.update(1)
         bar.set_postfix(d_loss=f"{losses['d_loss']:.2f}", g_loss=f"{losses['g_loss']:.2f}")
         if snapshot_z is not None:
-            snapshots[epoch] = snapshot()
+            snapshots[epoch] = snapshot(snapshot_z)
     bar.close()
     generator.eval()
     discriminator.eval()
@@ -207,7 +214,7 @@ def torchmetrics_frechet_distance(
     metric.to(device)
     for images, is_real in ((real, True), (fake, False)):
         for i in range(0, len(images), batch_size):
-            metric.update(images[i:i + batch_size].to(device), real=is_real)
+            metric.update(images[i : i + batch_size].to(device), real=is_real)
     return float(metric.compute())
 
 
@@ -230,10 +237,15 @@ def classifier_report(
     }
 
 
-def latent_walk(decode: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, end: torch.Tensor, steps: int = 8) -> torch.Tensor:
+def latent_walk(
+    decode: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor, end: torch.Tensor, steps: int = 8
+) -> torch.Tensor:
     """Decode ``steps`` points on the straight line from latent vector ``start`` to ``end`` (both ``(D,)``)."""
     if start.shape != end.shape or start.ndim != 1:
-        raise ValueError(f"start and end must be latent vectors of the same shape (D,), got {tuple(start.shape)} and {tuple(end.shape)}")
+        raise ValueError(
+            "start and end must be latent vectors of the same shape (D,), "
+            f"got {tuple(start.shape)} and {tuple(end.shape)}"
+        )
     if not isinstance(steps, int) or steps < 2:
         raise ValueError(f"steps must be an int >= 2, got {steps!r}")
     t = torch.linspace(0, 1, steps, device=start.device).unsqueeze(1)

@@ -8,7 +8,7 @@ tensor instead, and applies an optional augmentation to the whole batch at once.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 

@@ -102,7 +102,7 @@ def classification_report(
     _check_pair(predictions, targets, num_classes)
     if class_names is not None and len(class_names) != num_classes:
         raise ValueError(f"expected {num_classes} class names, got {len(class_names)}")
-    kwargs = {"num_classes": num_classes, "average": "none"}
+    kwargs: dict[str, Any] = {"num_classes": num_classes, "average": "none"}
     return pd.DataFrame(
         {
             "class": class_names if class_names is not None else list(range(num_classes)),
@@ -124,7 +124,7 @@ def most_confused_pairs(matrix: torch.Tensor, top: int = 5) -> pd.DataFrame:
     n = matrix.shape[0]
     rows = [
         {"true": int(i) // n, "predicted": int(i) % n, "count": int(c)}
-        for c, i in zip(counts[:top], flat[:top])
+        for c, i in zip(counts[:top], flat[:top], strict=True)
         if c > 0
     ]
     return pd.DataFrame(rows, columns=["true", "predicted", "count"])
@@ -136,8 +136,10 @@ def most_confused_pairs(matrix: torch.Tensor, top: int = 5) -> pd.DataFrame:
 def _top_probabilities(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Confidence (largest softmax probability) and correctness (0/1) of each prediction."""
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not logits.is_floating_point():
-        raise ValueError(f"expected float logits of shape (N, C), got {getattr(logits, 'dtype', type(logits))} "
-                         f"{tuple(getattr(logits, 'shape', ()))}")
+        raise ValueError(
+            f"expected float logits of shape (N, C), got {getattr(logits, 'dtype', type(logits))} "
+            f"{tuple(getattr(logits, 'shape', ()))}"
+        )
     _check_labels("targets", targets, logits.shape[1])
     _check_finite("the logits", logits)
     if len(logits) != len(targets) or len(targets) == 0:

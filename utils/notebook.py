@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from numbers import Number
+from decimal import Decimal
+from numbers import Number, Real
 from typing import Any
 
 import numpy as np
@@ -140,7 +141,9 @@ def _as_cpu_tensor(value: Any) -> torch.Tensor:
     """``value`` as a CPU tensor of float64 (complex128 if complex); raises _NotNumbers if it holds no numbers."""
     if isinstance(value, torch.Tensor):
         if value.device.type == "meta":
-            raise _NotNumbers("it is a tensor on the 'meta' device, which holds no values: compute it on the CPU or GPU")
+            raise _NotNumbers(
+                "it is a tensor on the 'meta' device, which holds no values: compute it on the CPU or GPU"
+            )
         tensor = value.detach().cpu()
     elif isinstance(value, (np.ndarray, np.generic)) and np.asarray(value).dtype.kind in "biufc":
         array = np.asarray(value)
@@ -152,7 +155,7 @@ def _as_cpu_tensor(value: Any) -> torch.Tensor:
         tensor = torch.stack(items) if items else torch.zeros(0)
     elif isinstance(value, complex):
         tensor = torch.tensor(value)
-    elif isinstance(value, Number):  # int, float, bool, Fraction, Decimal
+    elif isinstance(value, (Real, Decimal)):  # int, float, bool, Fraction, Decimal
         tensor = torch.tensor(float(value))
     else:
         raise _NotNumbers(f"it is {_kind(value)}, not numbers")
@@ -194,7 +197,7 @@ def _compare_sequences(answer: Any, expected: list | tuple, atol: float) -> tupl
         return False, f"expected a list or tuple of {_items(len(expected))}, got {_kind(answer)}"
     if len(answer) != len(expected):
         return False, f"expected {_items(len(expected))}, got {len(answer)}"
-    for index, (item, expected_item) in enumerate(zip(answer, expected)):
+    for index, (item, expected_item) in enumerate(zip(answer, expected, strict=True)):
         right, reason = _compare(item, expected_item, atol)
         if not right:
             return False, f"item [{index}]: {reason}"
@@ -207,7 +210,9 @@ def _compare_mappings(answer: Any, expected: Mapping, atol: float) -> tuple[bool
     missing = [key for key in expected if key not in answer]
     extra = [key for key in answer if key not in expected]
     if missing or extra:
-        parts = ([f"{len(missing)} key(s) missing"] if missing else []) + ([f"unexpected key(s) {extra}"] if extra else [])
+        parts = ([f"{len(missing)} key(s) missing"] if missing else []) + (
+            [f"unexpected key(s) {extra}"] if extra else []
+        )
         return False, "; ".join(parts)
     for key, expected_value in expected.items():
         right, reason = _compare(answer[key], expected_value, atol)

@@ -8,7 +8,8 @@ and on a projector.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -51,7 +52,10 @@ def show_images(
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)), squeeze=False)
-    name = (lambda c: class_names[int(c)]) if class_names is not None else (lambda c: str(int(c)))
+
+    def caption_of(c: Any) -> str:
+        return class_names[int(c)] if class_names is not None else str(int(c))
+
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -59,17 +63,23 @@ def show_images(
         ax.imshow(_as_image(images[i]), cmap=cmap)
         if predictions is not None:
             right = labels is None or int(predictions[i]) == int(labels[i])
-            caption = name(predictions[i]) if right or labels is None else f"{name(predictions[i])} ({name(labels[i])})"
+            caption = (
+                caption_of(predictions[i])
+                if right or labels is None
+                else f"{caption_of(predictions[i])} ({caption_of(labels[i])})"
+            )
             ax.set_title(caption, fontsize=9, color="black" if right else "red")
         elif labels is not None:
-            ax.set_title(name(labels[i]), fontsize=9)
+            ax.set_title(caption_of(labels[i]), fontsize=9)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def plot_history(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "accuracy"), title: str | None = None) -> plt.Figure:
+def plot_history(
+    history: pd.DataFrame, metrics: Sequence[str] = ("loss", "accuracy"), title: str | None = None
+) -> plt.Figure:
     """Training curves from a ``fit`` history: one panel per metric, train and validation lines."""
     if not isinstance(history, pd.DataFrame) or "epoch" not in history:
         raise ValueError("expected the DataFrame returned by utils.fit (with an 'epoch' column)")
@@ -77,7 +87,7 @@ def plot_history(history: pd.DataFrame, metrics: Sequence[str] = ("loss", "accur
     if not present:
         raise ValueError(f"none of {list(metrics)} is in the history columns {list(history.columns)}")
     fig, axes = plt.subplots(1, len(present), figsize=(4.5 * len(present), 3.4), squeeze=False)
-    for ax, metric in zip(axes.flat, present):
+    for ax, metric in zip(axes.flat, present, strict=True):
         for split, style in (("train", "-o"), ("val", "-s")):
             column = f"{split}_{metric}"
             if column in history:
@@ -106,7 +116,9 @@ def plot_confusion_matrix(
     for i in range(n):
         for j in range(n):
             bright = np.log1p(counts[i, j]) > 0.6 * np.log1p(counts.max())
-            ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=7, color="black" if bright else "white")
+            ax.text(
+                j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=7, color="black" if bright else "white"
+            )
     ax.set_xticks(range(n), names)
     ax.set_yticks(range(n), names)
     ax.set_xlabel("predicted class")
@@ -120,7 +132,9 @@ def plot_confusion_matrix(
 def plot_filters(weight: torch.Tensor, ncols: int = 8, title: str = "Convolution filters") -> plt.Figure:
     """Show each filter of a conv layer's weight ``(out, in, kH, kW)``; input channels are averaged."""
     if not isinstance(weight, torch.Tensor) or weight.ndim != 4:
-        raise ValueError(f"expected a conv weight of shape (out, in, kH, kW), got {getattr(weight, 'shape', type(weight))}")
+        raise ValueError(
+            f"expected a conv weight of shape (out, in, kH, kW), got {getattr(weight, 'shape', type(weight))}"
+        )
     filters = weight.detach().cpu().mean(dim=1).numpy()
     limit = float(np.abs(filters).max()) or 1.0
     n = len(filters)
@@ -137,23 +151,25 @@ def plot_filters(weight: torch.Tensor, ncols: int = 8, title: str = "Convolution
     return fig
 
 
-def plot_feature_maps(maps: torch.Tensor, ncols: int = 8, title: str = "Feature maps", max_maps: int = 32) -> plt.Figure:
+def plot_feature_maps(
+    maps: torch.Tensor, ncols: int = 8, title: str = "Feature maps", max_maps: int = 32
+) -> plt.Figure:
     """Show the channels of one image's feature maps ``(C, H, W)`` (or ``(1, C, H, W)``)."""
     if isinstance(maps, torch.Tensor) and maps.ndim == 4 and maps.shape[0] == 1:
         maps = maps[0]
     if not isinstance(maps, torch.Tensor) or maps.ndim != 3:
         raise ValueError(f"expected feature maps of shape (C, H, W), got {getattr(maps, 'shape', type(maps))}")
-    maps = maps.detach().cpu()[:max_maps].numpy()
-    n = len(maps)
+    arrays = maps.detach().cpu()[:max_maps].numpy()
+    n = len(arrays)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.3 * nrows + 0.5), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
-            ax.imshow(maps[i], cmap="viridis")
+            ax.imshow(arrays[i], cmap="viridis")
             ax.set_title(f"ch {i}", fontsize=8)
-    fig.suptitle(f"{title} ({tuple(maps.shape[1:])} each)")
+    fig.suptitle(f"{title} ({tuple(arrays.shape[1:])} each)")
     fig.tight_layout()
     return fig
 
@@ -177,10 +193,28 @@ def plot_reliability_diagram(
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(4.8, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 1.2]})
     accuracy = bins["accuracy"].to_numpy()[filled]
     confidence = bins["confidence"].to_numpy()[filled]
-    top.bar(left[filled], accuracy, width=width[filled], align="edge", color=plt.cm.viridis(0.35),
-            edgecolor="black", linewidth=0.6, label="accuracy in bin")
-    top.bar(left[filled], confidence - accuracy, width=width[filled], bottom=accuracy, align="edge", facecolor="none",
-            edgecolor="tab:orange", hatch="///", linewidth=0.8, label="gap to mean confidence")
+    top.bar(
+        left[filled],
+        accuracy,
+        width=width[filled],
+        align="edge",
+        color=plt.cm.viridis(0.35),
+        edgecolor="black",
+        linewidth=0.6,
+        label="accuracy in bin",
+    )
+    top.bar(
+        left[filled],
+        confidence - accuracy,
+        width=width[filled],
+        bottom=accuracy,
+        align="edge",
+        facecolor="none",
+        edgecolor="tab:orange",
+        hatch="///",
+        linewidth=0.8,
+        label="gap to mean confidence",
+    )
     top.hlines(confidence, left[filled], left[filled] + width[filled], color="tab:orange", linewidth=2)
     top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
     top.set_xlim(0, 1)
@@ -189,7 +223,9 @@ def plot_reliability_diagram(
     top.set_title(title if ece is None else f"{title}\nECE = {100 * ece:.2f}%")
     top.legend(loc="upper left", fontsize=8)
     top.grid(alpha=0.3)
-    bottom.bar(left, bins["count"].to_numpy(), width=width, align="edge", color="gray", edgecolor="black", linewidth=0.6)
+    bottom.bar(
+        left, bins["count"].to_numpy(), width=width, align="edge", color="gray", edgecolor="black", linewidth=0.6
+    )
     bottom.set_yscale("symlog", linthresh=1)
     bottom.set_xlabel("confidence (largest softmax probability)")
     bottom.set_ylabel("predictions")

@@ -19,8 +19,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -84,17 +85,22 @@ def scan_image_folder(root: Path | str, extensions: Sequence[str] = tuple(IMAGE_
     allowed = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
     class_folders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_folders:
-        raise ValueError(
-            f"expected one sub-folder per class in {folder} (the ImageFolder layout), found no sub-folder"
-        )
+        raise ValueError(f"expected one sub-folder per class in {folder} (the ImageFolder layout), found no sub-folder")
     rows: list[dict] = []
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        rows.append({"path": path.name, "label": None, "status": "not in a class folder",
-                     "detail": "files directly in the root folder have no class"})
+        rows.append(
+            {
+                "path": path.name,
+                "label": None,
+                "status": "not in a class folder",
+                "detail": "files directly in the root folder have no class",
+            }
+        )
     first_with_pixels: dict[str, str] = {}
     for class_folder in class_folders:
         files = sorted(
-            p for p in class_folder.rglob("*")
+            p
+            for p in class_folder.rglob("*")
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(class_folder).parts[:-1])
         )
         for path in files:
@@ -125,7 +131,8 @@ def scan_image_folder(root: Path | str, extensions: Sequence[str] = tuple(IMAGE_
     empty = [c.name for c in class_folders if c.name not in set(usable["label"])]
     if empty:
         raise ValueError(
-            f"class folder(s) {', '.join(repr(e) for e in empty)} hold no readable image: add images or remove the folder"
+            f"class folder(s) {', '.join(repr(e) for e in empty)} hold no readable image: "
+            "add images or remove the folder"
         )
     if usable["label"].nunique() < 2:
         raise ValueError(
@@ -142,6 +149,11 @@ def _check_files_table(files: pd.DataFrame, needed: Sequence[str]) -> None:
         raise ValueError(f"the table lacks column(s) {missing}; expected the DataFrame of scan_image_folder")
 
 
+def _size_text(images: pd.DataFrame, index: Any) -> str:
+    """``width x height`` of row ``index`` of a scan table, e.g. ``64x48``."""
+    return f"{images.loc[index, 'width']}x{images.loc[index, 'height']}"
+
+
 def folder_summary(files: pd.DataFrame) -> pd.DataFrame:
     """One row per class: usable images and their share, skipped files by reason, sizes and modes.
 
@@ -154,18 +166,19 @@ def folder_summary(files: pd.DataFrame) -> pd.DataFrame:
     for label, group in in_class.groupby("label", sort=True):
         ok = group[group["status"] == "ok"]
         area_order = (ok["width"] * ok["height"]).astype(float).sort_values(kind="stable").index
-        size = lambda i: f"{ok.loc[i, 'width']}x{ok.loc[i, 'height']}"  # noqa: E731
-        rows.append({
-            "class": label,
-            "images": len(ok),
-            "unreadable": int((group["status"] == "unreadable").sum()),
-            "duplicate": int((group["status"] == "duplicate").sum()),
-            "not an image": int((group["status"] == "not an image").sum()),
-            "smallest": size(area_order[0]) if len(ok) else "",
-            "median": size(area_order[len(area_order) // 2]) if len(ok) else "",
-            "largest": size(area_order[-1]) if len(ok) else "",
-            "modes": ", ".join(f"{m}: {n}" for m, n in ok["mode"].value_counts().sort_index().items()),
-        })
+        rows.append(
+            {
+                "class": label,
+                "images": len(ok),
+                "unreadable": int((group["status"] == "unreadable").sum()),
+                "duplicate": int((group["status"] == "duplicate").sum()),
+                "not an image": int((group["status"] == "not an image").sum()),
+                "smallest": _size_text(ok, area_order[0]) if len(ok) else "",
+                "median": _size_text(ok, area_order[len(area_order) // 2]) if len(ok) else "",
+                "largest": _size_text(ok, area_order[-1]) if len(ok) else "",
+                "modes": ", ".join(f"{m}: {n}" for m, n in ok["mode"].value_counts().sort_index().items()),
+            }
+        )
     summary = pd.DataFrame(rows).set_index("class")
     summary.insert(1, "share", (summary["images"] / summary["images"].sum()).round(3))
     return summary
@@ -193,9 +206,7 @@ def _split_sizes(n: int, fractions: Sequence[float]) -> list[int]:
     return sizes.tolist()
 
 
-def stratified_split(
-    files: pd.DataFrame, fractions: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0
-) -> pd.DataFrame:
+def stratified_split(files: pd.DataFrame, fractions: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0) -> pd.DataFrame:
     """Split the usable images into train/val/test with the same class proportions in each.
 
     ``files`` has columns ``path`` and ``label`` (and ``status``: only ``"ok"`` rows are used), as
@@ -230,7 +241,12 @@ def stratified_split(
         parts.append(pd.DataFrame({"path": paths, "label": label, "split": names}))
     split = pd.concat(parts, ignore_index=True)
     order = split["split"].map({name: i for i, name in enumerate(SPLITS)})
-    return split.assign(_order=order).sort_values(["_order", "label", "path"]).drop(columns="_order").reset_index(drop=True)
+    return (
+        split.assign(_order=order)
+        .sort_values(["_order", "label", "path"])
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
 
 
 def save_split(split: pd.DataFrame, path: Path | str) -> Path:
@@ -257,7 +273,9 @@ def load_split(path: Path | str, root: Path | str | None = None) -> pd.DataFrame
     if unknown:
         raise ValueError(f"split names must be {list(SPLITS)}, found {unknown} in {path.name}")
     if split["path"].duplicated().any():
-        raise ValueError(f"{path.name} lists the same image twice: {split.loc[split['path'].duplicated(), 'path'].iloc[0]}")
+        raise ValueError(
+            f"{path.name} lists the same image twice: {split.loc[split['path'].duplicated(), 'path'].iloc[0]}"
+        )
     if root is not None:
         folder = _as_folder(root)
         missing = [p for p in split["path"] if not (folder / p).is_file()]
@@ -283,7 +301,10 @@ def read_image(path: Path | str, size: int) -> torch.Tensor:
 
 
 def load_images(root: Path | str, paths: Sequence[str], size: int) -> torch.Tensor:
-    """Read ``paths`` (relative to ``root``) with :func:`read_image` into one ``uint8`` tensor ``(N, 3, size, size)``."""
+    """Read ``paths`` (relative to ``root``) with :func:`read_image` into one tensor ``(N, 3, size, size)``.
+
+    The tensor is ``uint8``, as :func:`read_image` returns each image.
+    """
     folder = _as_folder(root)
     if len(paths) == 0:
         raise ValueError("no paths to load")
@@ -297,11 +318,16 @@ class Normalize(nn.Module):
     takes plain ``[0, 1]`` images: a demo cannot forget it or use the wrong statistics.
     """
 
+    mean: torch.Tensor  # buffers (1, C, 1, 1)
+    std: torch.Tensor
+
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         mean_t, std_t = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
         if mean_t.ndim != 1 or mean_t.shape != std_t.shape or (std_t <= 0).any():
-            raise ValueError(f"expected equal-length mean and positive std per channel, got {list(mean)} and {list(std)}")
+            raise ValueError(
+                f"expected equal-length mean and positive std per channel, got {list(mean)} and {list(std)}"
+            )
         self.register_buffer("mean", mean_t.view(1, -1, 1, 1))
         self.register_buffer("std", std_t.view(1, -1, 1, 1))
 
@@ -312,9 +338,7 @@ class Normalize(nn.Module):
 EXPORT_SUFFIXES = {"torch.export": ".pt2", "torchscript": ".torchscript.pt"}
 
 
-def export_model(
-    model: nn.Module, example_inputs: torch.Tensor, path: Path | str, method: str = "auto"
-) -> Path:
+def export_model(model: nn.Module, example_inputs: torch.Tensor, path: Path | str, method: str = "auto") -> Path:
     """Save ``model`` (in eval mode, on the CPU) so that it runs without its Python class.
 
     ``method="torch.export"`` writes ``<path>.pt2`` with ``torch.export`` (batch size free),
@@ -328,7 +352,8 @@ def export_model(
         raise TypeError("example_inputs must be a batch tensor, e.g. torch.zeros(2, 3, 64, 64)")
     if method not in ("auto", *EXPORT_SUFFIXES):
         raise ValueError(f"method must be 'auto', 'torch.export' or 'torchscript', got {method!r}")
-    # channels-last weights (week 3's TunableCNN) make torch.export.save warn; the standard layout gives the same results
+    # channels-last weights (week 3's TunableCNN) make torch.export.save warn;
+    # the standard layout gives the same results
     frozen = copy.deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
     example = example_inputs.detach().cpu()
     base = Path(path)
@@ -363,7 +388,9 @@ def load_exported(path: Path | str) -> Callable[[torch.Tensor], torch.Tensor]:
         with warnings.catch_warnings():  # deprecated in favour of torch.export, still the way to read TorchScript
             warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=FutureWarning)
             return torch.jit.load(str(path), map_location="cpu").eval()
-    raise ValueError(f"unknown export format {path.name!r}: expected a name ending in {sorted(EXPORT_SUFFIXES.values())}")
+    raise ValueError(
+        f"unknown export format {path.name!r}: expected a name ending in {sorted(EXPORT_SUFFIXES.values())}"
+    )
 
 
 @torch.inference_mode()

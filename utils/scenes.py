@@ -43,7 +43,9 @@ class Scenes:
     def target(self, index: int) -> dict[str, torch.Tensor]:
         """Scene ``index`` as a torchvision detection target: ``boxes``, ``labels``, ``masks`` (K, H, W)."""
         k = len(self.labels[index])
-        masks = self.instance_masks[index].unsqueeze(0) == torch.arange(1, k + 1, device=self.instance_masks.device).view(k, 1, 1)
+        masks = self.instance_masks[index].unsqueeze(0) == torch.arange(
+            1, k + 1, device=self.instance_masks.device
+        ).view(k, 1, 1)
         return {"boxes": self.boxes[index], "labels": self.labels[index], "masks": masks.to(torch.uint8)}
 
 
@@ -92,7 +94,10 @@ def make_scenes(
     instance = torch.zeros(n, canvas, canvas, dtype=torch.int64)
     all_boxes, all_labels, all_sources = [], [], []
     for scene in range(n):
-        squares, boxes, labels, sources = [], [], [], []
+        squares: list[torch.Tensor] = []
+        boxes: list[torch.Tensor] = []
+        labels: list[int] = []
+        sources: list[int] = []
         for _ in range(randint(min_digits, max_digits)):
             for _attempt in range(20):  # find a place that overlaps little with the digits already placed
                 size = randint(min_size, max_size)
@@ -103,8 +108,13 @@ def make_scenes(
             else:
                 continue  # no room for another digit
             source = randint(0, len(digits) - 1)
-            digit = F.interpolate(digits[source].float().div(255).view(1, 1, 28, 28), size=(size, size),
-                                  mode="bilinear", align_corners=False, antialias=True)[0, 0].clamp(0, 1)
+            digit = F.interpolate(
+                digits[source].float().div(255).view(1, 1, 28, 28),
+                size=(size, size),
+                mode="bilinear",
+                align_corners=False,
+                antialias=True,
+            )[0, 0].clamp(0, 1)
             stroke = digit > STROKE_THRESHOLD
             if not stroke.any():
                 continue
@@ -113,8 +123,11 @@ def make_scenes(
             semantic[scene, y : y + size, x : x + size][stroke] = int(digit_labels[source]) + 1
             instance[scene, y : y + size, x : x + size][stroke] = len(labels) + 1
             rows, cols = stroke.any(dim=1).nonzero(), stroke.any(dim=0).nonzero()
-            boxes.append(torch.tensor([x + cols.min(), y + rows.min(), x + cols.max() + 1, y + rows.max() + 1],
-                                      dtype=torch.float32))
+            boxes.append(
+                torch.tensor(
+                    [x + cols.min(), y + rows.min(), x + cols.max() + 1, y + rows.max() + 1], dtype=torch.float32
+                )
+            )
             squares.append(square)
             labels.append(int(digit_labels[source]))
             sources.append(source)

@@ -8,12 +8,14 @@ semantic mask (SciPy), scored against the true instances by matched IoU or by ma
 
 from __future__ import annotations
 
-from typing import Sequence
+import itertools
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
@@ -157,7 +159,12 @@ def per_image_mean_iou(
     _check_mask_pair(predictions, targets, num_classes)
     if predictions.ndim != 3:
         raise ValueError(f"expected a batch of masks (N, H, W), got shape {tuple(predictions.shape)}")
-    scores = torch.cat([iou_per_class(segmentation_confusion_matrix(p, t, num_classes)) for p, t in zip(predictions, targets)])
+    scores = torch.cat(
+        [
+            iou_per_class(segmentation_confusion_matrix(p, t, num_classes))
+            for p, t in zip(predictions, targets, strict=True)
+        ]
+    )
     return float(scores.nanmean())
 
 
@@ -174,12 +181,22 @@ class RandomCropLoader(TensorLoader):
     >>> loader = RandomCropLoader(scenes.images, scenes.semantic_masks, batch_size=16, crop_size=48, shuffle=True)
     """
 
-    def __init__(self, images: torch.Tensor, masks: torch.Tensor, batch_size: int = 16, crop_size: int | None = 48,
-                 shuffle: bool = True, seed: int = 0, drop_last: bool = True) -> None:
+    def __init__(
+        self,
+        images: torch.Tensor,
+        masks: torch.Tensor,
+        batch_size: int = 16,
+        crop_size: int | None = 48,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = True,
+    ) -> None:
         super().__init__(images, masks, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
         if images.ndim != 4 or masks.ndim != 3 or images.shape[-2:] != masks.shape[-2:]:
-            raise ValueError(f"expected images (N, C, H, W) and masks (N, H, W) of one size, got "
-                             f"{tuple(images.shape)} and {tuple(masks.shape)}")
+            raise ValueError(
+                f"expected images (N, C, H, W) and masks (N, H, W) of one size, got "
+                f"{tuple(images.shape)} and {tuple(masks.shape)}"
+            )
         if crop_size is not None and not (isinstance(crop_size, int) and 1 <= crop_size <= min(masks.shape[-2:])):
             raise ValueError(f"crop_size must be an int between 1 and {min(masks.shape[-2:])}, got {crop_size!r}")
         self.crop_size = crop_size
@@ -192,8 +209,14 @@ class RandomCropLoader(TensorLoader):
             c, (height, width) = self.crop_size, masks.shape[-2:]
             tops = torch.randint(0, height - c + 1, (len(images),), generator=self.generator).tolist()
             lefts = torch.randint(0, width - c + 1, (len(images),), generator=self.generator).tolist()
-            yield (torch.stack([im[:, t : t + c, l : l + c] for im, t, l in zip(images, tops, lefts)]),
-                   torch.stack([m[t : t + c, l : l + c] for m, t, l in zip(masks, tops, lefts)]))
+            yield (
+                torch.stack(
+                    [im[:, top : top + c, left : left + c] for im, top, left in zip(images, tops, lefts, strict=True)]
+                ),
+                torch.stack(
+                    [m[top : top + c, left : left + c] for m, top, left in zip(masks, tops, lefts, strict=True)]
+                ),
+            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -202,7 +225,12 @@ class RandomCropLoader(TensorLoader):
 def _check_logits(logits: torch.Tensor, targets: torch.Tensor) -> None:
     if not isinstance(logits, torch.Tensor) or not isinstance(targets, torch.Tensor):
         raise TypeError("logits and targets must be torch.Tensors")
-    if logits.ndim != 4 or targets.ndim != 3 or logits.shape[0] != targets.shape[0] or logits.shape[2:] != targets.shape[1:]:
+    if (
+        logits.ndim != 4
+        or targets.ndim != 3
+        or logits.shape[0] != targets.shape[0]
+        or logits.shape[2:] != targets.shape[1:]
+    ):
         raise ValueError(
             f"expected logits (N, C, H, W) and targets (N, H, W) of matching N, H, W, got "
             f"{tuple(logits.shape)} and {tuple(targets.shape)}"
@@ -232,6 +260,8 @@ class CrossEntropyDiceLoss(nn.Module):
     ``class_weights`` (one per class) reweigh the cross-entropy, e.g. a small weight for the
     background that covers most pixels.
     """
+
+    class_weights: torch.Tensor | None  # a buffer (it moves with the model)
 
     def __init__(self, dice_weight: float = 1.0, class_weights: torch.Tensor | None = None) -> None:
         super().__init__()
@@ -265,8 +295,14 @@ def transposed_conv_output_size(
     >>> transposed_conv_output_size(12, kernel_size=2, stride=2)
     24
     """
-    for name, value, minimum in [("size", size, 1), ("kernel_size", kernel_size, 1), ("stride", stride, 1),
-                                 ("padding", padding, 0), ("output_padding", output_padding, 0), ("dilation", dilation, 1)]:
+    for name, value, minimum in [
+        ("size", size, 1),
+        ("kernel_size", kernel_size, 1),
+        ("stride", stride, 1),
+        ("padding", padding, 0),
+        ("output_padding", output_padding, 0),
+        ("dilation", dilation, 1),
+    ]:
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     if output_padding >= max(stride, dilation):
@@ -284,7 +320,10 @@ def transposed_conv_output_size(
 
 @torch.inference_mode()
 def predict_masks(
-    model: nn.Module, images: torch.Tensor, batch_size: int = 64, device: torch.device | None = None,
+    model: nn.Module,
+    images: torch.Tensor,
+    batch_size: int = 64,
+    device: torch.device | None = None,
     return_probabilities: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Predicted class-id masks ``(N, H, W)`` for images ``(N, C, H, W)``, computed in batches on ``device``.
@@ -320,7 +359,9 @@ def connected_instances(
     semantic class (1..C-1) of each instance.
     """
     if not isinstance(semantic_mask, torch.Tensor) or semantic_mask.ndim != 2 or semantic_mask.is_floating_point():
-        raise ValueError(f"expected one integer mask (H, W), got {getattr(semantic_mask, 'shape', type(semantic_mask))}")
+        raise ValueError(
+            f"expected one integer mask (H, W), got {getattr(semantic_mask, 'shape', type(semantic_mask))}"
+        )
     if connectivity not in (1, 2):
         raise ValueError(f"connectivity must be 1 or 2, got {connectivity!r}")
     mask = semantic_mask.cpu().numpy()
@@ -344,7 +385,9 @@ def connected_instances(
 def instance_ious(predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
     """IoU between every predicted instance (rows) and every true instance (columns) of one image."""
     if predicted.shape != true.shape or predicted.ndim != 2:
-        raise ValueError(f"expected two instance masks (H, W) of one shape, got {tuple(predicted.shape)} and {tuple(true.shape)}")
+        raise ValueError(
+            f"expected two instance masks (H, W) of one shape, got {tuple(predicted.shape)} and {tuple(true.shape)}"
+        )
     p, t = int(predicted.max()), int(true.max())
     if p == 0 or t == 0:
         return torch.zeros(p, t, device=predicted.device)
@@ -364,7 +407,7 @@ def matched_instance_iou(predicted: Sequence[torch.Tensor], true: Sequence[torch
     if len(predicted) != len(true):
         raise ValueError(f"got {len(predicted)} predicted and {len(true)} true instance masks")
     iou_sum, true_count, pred_count, hits = 0.0, 0, 0, 0
-    for p, t in zip(predicted, true):
+    for p, t in zip(predicted, true, strict=True):
         ious = instance_ious(p, t)
         pred_count += ious.shape[0]
         true_count += ious.shape[1]
@@ -401,11 +444,19 @@ def instances_to_detections(
 # --------------------------------------------------------------------------------------------------
 # Plots
 # --------------------------------------------------------------------------------------------------
+def _palette(name: str) -> list[tuple[float, ...]]:
+    """The RGB colours of a qualitative matplotlib colormap such as ``tab10``."""
+    colormap = plt.get_cmap(name)
+    if not isinstance(colormap, ListedColormap):
+        raise ValueError(f"{name!r} is not a listed (qualitative) colormap such as 'tab10'")
+    return [tuple(rgb) for rgb in np.asarray(colormap.colors, dtype=float).tolist()]
+
+
 def class_colors(num_classes: int = NUM_SEMANTIC_CLASSES) -> np.ndarray:
     """RGB colours ``(C, 3)`` in [0, 1]: black for background, tab10 for the digits 0-9."""
     if not 2 <= num_classes <= 11:
         raise ValueError(f"class_colors covers 2 to 11 classes (background + tab10), got {num_classes}")
-    tab10 = plt.get_cmap("tab10").colors
+    tab10 = _palette("tab10")
     return np.array([(0.0, 0.0, 0.0), *tab10[: num_classes - 1]])
 
 
@@ -422,14 +473,17 @@ def colorize_mask(mask: torch.Tensor, num_classes: int = NUM_SEMANTIC_CLASSES) -
 def colorize_instances(instance_mask: torch.Tensor) -> np.ndarray:
     """An RGB image ``(H, W, 3)`` of an instance-id mask: black background, one tab20 colour per id."""
     if not isinstance(instance_mask, torch.Tensor) or instance_mask.ndim != 2:
-        raise ValueError(f"expected one instance mask (H, W), got {getattr(instance_mask, 'shape', type(instance_mask))}")
+        raise ValueError(
+            f"expected one instance mask (H, W), got {getattr(instance_mask, 'shape', type(instance_mask))}"
+        )
     ids = instance_mask.cpu().numpy()
-    palette = np.array([(0.0, 0.0, 0.0), *plt.get_cmap("tab20").colors])
+    palette = np.array([(0.0, 0.0, 0.0), *_palette("tab20")])
     return palette[np.where(ids > 0, (ids - 1) % 20 + 1, 0)]
 
 
-def overlay_mask(image: torch.Tensor, mask: torch.Tensor, alpha: float = 0.6,
-                 num_classes: int = NUM_SEMANTIC_CLASSES) -> np.ndarray:
+def overlay_mask(
+    image: torch.Tensor, mask: torch.Tensor, alpha: float = 0.6, num_classes: int = NUM_SEMANTIC_CLASSES
+) -> np.ndarray:
     """The grey image with each non-background pixel tinted by its class colour, as RGB ``(H, W, 3)``."""
     grey = image.detach().cpu().reshape(image.shape[-2:]).numpy()
     if grey.shape != tuple(mask.shape):
@@ -444,8 +498,10 @@ def class_legend(ax: plt.Axes | plt.Figure, num_classes: int = NUM_SEMANTIC_CLAS
     """A legend of the class colours (background + digits), right of an axes or of a whole figure
     (outside the figure's edge: Jupyter's inline backend and ``bbox_inches="tight"`` keep it in view)."""
     colours = class_colors(num_classes)
-    handles = [Patch(color=colours[c], label=SEGMENTATION_CLASS_NAMES[c] if c < len(SEGMENTATION_CLASS_NAMES) else str(c))
-               for c in range(num_classes)]
+    handles = [
+        Patch(color=colours[c], label=SEGMENTATION_CLASS_NAMES[c] if c < len(SEGMENTATION_CLASS_NAMES) else str(c))
+        for c in range(num_classes)
+    ]
     ax.legend(handles=handles, **{"loc": "center left", "bbox_to_anchor": (1.0, 0.5), "fontsize": 8, **kwargs})
 
 
@@ -482,7 +538,9 @@ def show_segmentations(
             elif "instance" in name:
                 axes[i, j].imshow(colorize_instances(mask), interpolation="nearest")
             else:
-                axes[i, j].imshow(overlay_mask(images[i], mask) if overlay else colorize_mask(mask), interpolation="nearest")
+                axes[i, j].imshow(
+                    overlay_mask(images[i], mask) if overlay else colorize_mask(mask), interpolation="nearest"
+                )
         for j, name in enumerate(["image", *columns], start=0):
             if i == 0:
                 axes[i, j].set_title(name, fontsize=9)
@@ -498,13 +556,14 @@ def show_segmentations(
     return fig
 
 
-def show_instances(image: torch.Tensor, instance_masks: dict[str, torch.Tensor], title: str | None = None,
-                   size: float = 2.6) -> plt.Figure:
+def show_instances(
+    image: torch.Tensor, instance_masks: dict[str, torch.Tensor], title: str | None = None, size: float = 2.6
+) -> plt.Figure:
     """The image, then each named instance mask ``(H, W)`` with one colour per instance (tab20)."""
     fig, axes = plt.subplots(1, 1 + len(instance_masks), figsize=(size * (1 + len(instance_masks)), size + 0.5))
     axes[0].imshow(image.reshape(image.shape[-2:]).cpu().numpy(), cmap="gray", vmin=0, vmax=1)
     axes[0].set_title("image", fontsize=9)
-    for ax, (name, mask) in zip(axes[1:], instance_masks.items()):
+    for ax, (name, mask) in zip(axes[1:], instance_masks.items(), strict=True):
         ids = mask.cpu().numpy()
         ax.imshow(colorize_instances(mask), interpolation="nearest")
         ax.set_title(f"{name}: {int(len(np.unique(ids[ids > 0])))} instances", fontsize=9)
@@ -521,7 +580,7 @@ def plot_iou_per_class(ious: dict[str, torch.Tensor], title: str = "IoU per clas
     """Grouped bars: the per-class IoU of each named model, over the 11 class names."""
     fig, ax = plt.subplots(figsize=(9, 3.4))
     width = 0.8 / max(len(ious), 1)
-    colours = plt.get_cmap("tab10").colors
+    colours = _palette("tab10")
     for k, (name, values) in enumerate(ious.items()):
         positions = np.arange(len(values)) + (k - (len(ious) - 1) / 2) * width
         ax.bar(positions, values.numpy(), width=width, label=name, color=colours[k % 10])

@@ -13,9 +13,10 @@ import copy
 import math
 import pickle
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,14 @@ from utils.env import get_device
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+
+class SizedBatches(Protocol):
+    """Batches that also say how many there are, as a ``DataLoader`` or a ``TensorLoader`` does (``len``)."""
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
+
+    def __len__(self) -> int: ...
 
 
 class NonFiniteLossError(RuntimeError):
@@ -178,7 +187,7 @@ def _load_weights_only(path: Path) -> Any:
 
 def _random_states(loader: Any) -> dict[str, Any]:
     """The CPU, CUDA (when available) and loader random states, as ByteTensors."""
-    states = {"torch": torch.get_rng_state()}
+    states: dict[str, Any] = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
     if isinstance(getattr(loader, "generator", None), torch.Generator):
@@ -227,8 +236,13 @@ def _best_path(checkpoint_path: Path | str) -> Path:
 
 
 def _save_training_state(
-    path: Path | str, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any | None,
-    scaler: torch.amp.GradScaler, progress: _Progress, loader: Any,
+    path: Path | str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any | None,
+    scaler: torch.amp.GradScaler,
+    progress: _Progress,
+    loader: Any,
 ) -> None:
     """Everything ``fit(resume=True)`` needs to go on as if never stopped; the best weights are in their own file."""
     save_checkpoint(
@@ -246,8 +260,12 @@ def _save_training_state(
 
 
 def _restore_training_state(
-    path: Path | str, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any | None,
-    scaler: torch.amp.GradScaler, loader: Any,
+    path: Path | str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any | None,
+    scaler: torch.amp.GradScaler,
+    loader: Any,
 ) -> _Progress:
     """Load what :func:`_save_training_state` wrote back into the objects of a fresh run; return the progress."""
     state = load_checkpoint(path)
@@ -269,7 +287,7 @@ def _restore_training_state(
 
 def fit(
     model: nn.Module,
-    train_loader: Batches,
+    train_loader: SizedBatches,
     val_loader: Batches | None = None,
     *,
     epochs: int,
@@ -321,7 +339,7 @@ def fit(
     best_path = _best_path(checkpoint_path) if checkpoint_path is not None else None
 
     done = _Progress()
-    if resume and Path(checkpoint_path).exists():
+    if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
         done = _restore_training_state(checkpoint_path, model, optimizer, scheduler, scaler, train_loader)
     if done.stopped_early:
         if done.best_state is not None:

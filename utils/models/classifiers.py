@@ -17,8 +17,13 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
     >>> conv_output_size(28, kernel_size=5, padding=2)
     28
     """
-    for name, value, minimum in [("size", size, 1), ("kernel_size", kernel_size, 1), ("stride", stride, 1),
-                                 ("padding", padding, 0), ("dilation", dilation, 1)]:
+    for name, value, minimum in [
+        ("size", size, 1),
+        ("kernel_size", kernel_size, 1),
+        ("stride", stride, 1),
+        ("padding", padding, 0),
+        ("dilation", dilation, 1),
+    ]:
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     span = dilation * (kernel_size - 1) + 1
@@ -58,8 +63,12 @@ class SmallCNN(nn.Module):
         super().__init__()
         c1, c2 = channels
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, c1, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 28 -> 14
-            nn.Conv2d(c1, c2, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 14 -> 7
+            nn.Conv2d(in_channels, c1, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 28 -> 14
+            nn.Conv2d(c1, c2, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 14 -> 7
         )
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(c2 * 7 * 7, num_classes))
 
@@ -78,13 +87,19 @@ class LeNet5(nn.Module):
     def __init__(self, num_classes: int = 10):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # C1, S2
-            nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2),  # C3, S4
+            nn.Conv2d(1, 6, kernel_size=5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # C1, S2
+            nn.Conv2d(6, 16, kernel_size=5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # C3, S4
         )
         self.classifier = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(16 * 5 * 5, 120), nn.ReLU(),  # C5 (a full connection on 5x5 maps)
-            nn.Linear(120, 84), nn.ReLU(),  # F6
+            nn.Linear(16 * 5 * 5, 120),
+            nn.ReLU(),  # C5 (a full connection on 5x5 maps)
+            nn.Linear(120, 84),
+            nn.ReLU(),  # F6
             nn.Linear(84, num_classes),
         )
 
