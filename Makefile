@@ -9,17 +9,17 @@ DEV_STAMP := $(VENV)/.installed-requirements-dev
 TORCH  ?=
 # Extra options for `jupyter lab`, e.g. make lab LAB_ARGS="--no-browser --port=8890".
 LAB_ARGS ?=
-PINNED_TORCH := $(shell grep -E '^torch(vision)?==' requirements.txt)
+PINNED_TORCH := $(shell grep -E '^torch(vision)?==' constraints.txt)
 
 .PHONY: setup dev-setup lab lint test notebooks colab-links clean
 
-# Create .venv and install requirements.txt, showing pip's progress; redone only when requirements.txt
-# changes (make clean first to switch TORCH builds).
-$(STAMP): requirements.txt
+# Create .venv and install requirements.txt with the tested torch/torchvision builds (constraints.txt),
+# showing pip's progress; redone only when those files change (make clean first to switch TORCH builds).
+$(STAMP): requirements.txt constraints.txt
 	@echo "Installing requirements.txt into $(VENV). A first install downloads PyTorch: several GB on Linux (the CUDA build) unless TORCH=cpu."
 	$(PYTHON) -m venv $(VENV)
 	$(if $(TORCH),$(BIN)/python -m pip install $(PINNED_TORCH) --index-url https://download.pytorch.org/whl/$(TORCH))
-	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install -r requirements.txt -c constraints.txt
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -27,7 +27,7 @@ setup: $(STAMP)
 # The maintainers' tools (requirements-dev.txt: linters, pytest, nbval) on top; only test, lint and the
 # notebook tools need them, so `make lab` stays lean.
 $(DEV_STAMP): $(STAMP) requirements-dev.txt
-	$(BIN)/python -m pip install -r requirements-dev.txt
+	$(BIN)/python -m pip install -r requirements-dev.txt -c constraints.txt
 	touch $(DEV_STAMP)
 
 dev-setup: $(DEV_STAMP)
@@ -62,4 +62,4 @@ colab-links: dev-setup
 	$(BIN)/python tools/build_docs.py
 
 clean:
-	rm -rf $(VENV) data/torchvision notebooks/results/fast .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data/torchvision notebooks/results/fast notebooks/results/local .pytest_cache .mypy_cache .ruff_cache

@@ -46,7 +46,7 @@ def clone(tmp_path) -> Path:
 def test_setup_shows_pips_progress_and_installs_the_cpu_build_on_request(tmp_path, torch_build):
     commands = make("-n", "setup", f"VENV={tmp_path / 'venv'}", f"TORCH={torch_build}").stdout.splitlines()
     pip = [line for line in commands if " -m pip install " in line]
-    assert pip[-1].endswith("-m pip install -r requirements.txt")
+    assert pip[-1].endswith("-m pip install -r requirements.txt -c constraints.txt"), "the tested builds, pinned"
     assert not [line for line in pip if "--quiet" in line or " -q " in line], "pip's progress is shown"
     cpu_torch = "-m pip install torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
     if torch_build:
@@ -151,3 +151,14 @@ def test_make_lab_on_a_fresh_clone_serves_the_notebooks(tmp_path, clone):
     assert [cell["source"] for cell in served["content"]["cells"]] == [cell.source for cell in on_disk.cells]
     if os.getuid() == 0:
         assert "Running as root: starting JupyterLab with --allow-root." in log.read_text()
+
+
+def test_make_test_lints_first_and_lab_stays_without_the_dev_tools(tmp_path):
+    venv = f"VENV={tmp_path / 'venv'}"
+    test_commands = make("-n", "test", venv).stdout
+    checks = ["-m ruff check utils tools", "-m ruff format --check utils tools", "-m mypy utils tools", "-m pytest"]
+    positions = [test_commands.find(check) for check in checks]
+    assert -1 not in positions and positions == sorted(positions), "ruff, the format check and mypy run before pytest"
+    assert "requirements-dev.txt -c constraints.txt" in test_commands
+    assert "requirements-dev.txt" not in make("-n", "lab", venv).stdout, "students' make lab installs no dev tools"
+

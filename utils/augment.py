@@ -48,7 +48,9 @@ def random_affine(
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
         raise ValueError(f"expected a float batch of shape (N, C, H, W), got {getattr(images, 'shape', type(images))}")
     if degrees < 0 or max_pixels < 0 or not 0 <= scale < 1:
-        raise ValueError(f"expected degrees >= 0, 0 <= scale < 1, max_pixels >= 0; got {degrees}, {scale}, {max_pixels}")
+        raise ValueError(
+            f"expected degrees >= 0, 0 <= scale < 1, max_pixels >= 0; got {degrees}, {scale}, {max_pixels}"
+        )
     n, _, height, width = images.shape
     uniform = lambda *shape: torch.rand(*shape, generator=generator) * 2 - 1  # noqa: E731
     shift = uniform(n, 2) * max_pixels  # drawn first, as in random_translate: same seed, same shifts

@@ -7,8 +7,9 @@ import itertools
 import math
 import random
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 import torch
@@ -47,7 +48,7 @@ def grid_configs(space: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
     if any(isinstance(v, LogUniform) for v in space.values()):
         raise TypeError("a grid needs lists of values; LogUniform ranges are for random_configs")
     names = list(space)
-    return [dict(zip(names, values)) for values in itertools.product(*space.values())]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*space.values())]
 
 
 def random_configs(space: dict[str, Any], n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -57,7 +58,10 @@ def random_configs(space: dict[str, Any], n: int, seed: int = 0) -> list[dict[st
         raise ValueError(f"n must be a positive int, got {n!r}")
     rng = random.Random(seed)
     return [
-        {name: values.sample(rng) if isinstance(values, LogUniform) else rng.choice(list(values)) for name, values in space.items()}
+        {
+            name: values.sample(rng) if isinstance(values, LogUniform) else rng.choice(list(values))
+            for name, values in space.items()
+        }
         for _ in range(n)
     ]
 
@@ -126,8 +130,10 @@ def summarize_runs(
     if missing:
         raise ValueError(f"columns {missing} are not in the runs table (columns: {list(runs.columns)})")
     grouped = runs.groupby(keys, sort=False)[metric]
-    table = pd.DataFrame({"mean": grouped.mean() * scale, "std": grouped.std(ddof=1).fillna(0.0) * scale, "runs": grouped.size()})
-    table["mean ± std"] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(table["mean"], table["std"])]
+    table = pd.DataFrame(
+        {"mean": grouped.mean() * scale, "std": grouped.std(ddof=1).fillna(0.0) * scale, "runs": grouped.size()}
+    )
+    table["mean ± std"] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(table["mean"], table["std"], strict=True)]
     return table
 
 

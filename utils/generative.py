@@ -9,7 +9,7 @@ and :meth:`DCGANGenerator.sample` gives [0, 1] back.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import pandas as pd
 import torch
@@ -18,9 +18,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from utils.env import get_device, model_device
-from utils.models.generators import VAE, DCGANDiscriminator, DCGANGenerator, FeatureExtractor, _check_images
 from utils.metrics import predict
-from utils.training import fit, optimizer_step
+from utils.models.generators import VAE, DCGANDiscriminator, DCGANGenerator, FeatureExtractor, _check_images
+from utils.training import SizedBatches, fit, optimizer_step
 
 
 def vae_loss(
@@ -73,8 +73,17 @@ def train_vae(
         reconstruction, mu, logvar = outputs
         return vae_loss(reconstruction, images, mu, logvar, beta=beta)
 
-    history = fit(model, _ImagesAsTargets(loader), epochs=epochs, optimizer=optimizer, loss_fn=negative_elbo,
-                  device=device, amp=False, progress=progress, description="VAE")
+    history = fit(
+        model,
+        _ImagesAsTargets(loader),
+        epochs=epochs,
+        optimizer=optimizer,
+        loss_fn=negative_elbo,
+        device=device,
+        amp=False,
+        progress=progress,
+        description="VAE",
+    )
     model.eval()
     return history
 
@@ -105,8 +114,9 @@ def gan_training_step(
         fake = generator(z)
         real_logits = discriminator(real)
         fake_logits = discriminator(fake.detach())
-        d_loss = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label)) + \
-            F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        d_loss = F.binary_cross_entropy_with_logits(
+            real_logits, torch.full_like(real_logits, real_label)
+        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
     optimizer_step(d_loss, discriminator_optimizer, scaler_d, where=" (the discriminator's loss)")
 
     with torch.autocast(device_type=real.device.type, dtype=torch.float16, enabled=amp):
@@ -149,7 +159,8 @@ def train_gan(
     discriminator.to(device).train()
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
-    scalers = tuple(torch.amp.GradScaler("cuda", enabled=amp and device.type == "cuda") for _ in range(2))
+    on_cuda = amp and device.type == "cuda"
+    scalers = (torch.amp.GradScaler("cuda", enabled=on_cuda), torch.amp.GradScaler("cuda", enabled=on_cuda))
 
     def snapshot(z: torch.Tensor) -> torch.Tensor:
         generator.eval()

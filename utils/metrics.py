@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import Any, overload
 
 import pandas as pd
 import torch
@@ -33,6 +34,27 @@ def _check_pair(predictions: torch.Tensor, targets: torch.Tensor, num_classes: i
         raise ValueError(f"predictions and targets differ in length: {len(predictions)} vs {len(targets)}")
 
 
+@overload
+def predict(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    batch_size: int = ...,
+    device: torch.device | None = ...,
+    postprocess: Callable[[torch.Tensor], torch.Tensor] | None = ...,
+) -> torch.Tensor: ...
+
+
+@overload
+def predict(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    batch_size: int = ...,
+    device: torch.device | None = ...,
+    *,
+    postprocess: Callable[[torch.Tensor], tuple[torch.Tensor, ...]],
+) -> tuple[torch.Tensor, ...]: ...
+
+
 @torch.inference_mode()
 def predict(
     model: nn.Module,
@@ -61,7 +83,7 @@ def predict(
         _check_finite("the model's outputs", outputs)
         result = postprocess(outputs) if postprocess is not None else outputs
         kept.append(tuple(r.cpu() for r in result) if isinstance(result, tuple) else (result.cpu(),))
-    joined = tuple(torch.cat(parts) for parts in zip(*kept))
+    joined = tuple(torch.cat(parts) for parts in zip(*kept, strict=True))
     return joined if postprocess is not None and isinstance(result, tuple) else joined[0]
 
 

@@ -49,7 +49,9 @@ class Scenes:
         return {"boxes": self.boxes[index], "labels": self.labels[index], "masks": masks.to(torch.uint8)}
 
 
-def _check_arguments(n: int, split: str, canvas: int, min_digits: int, max_digits: int, min_size: int, max_size: int) -> None:
+def _check_arguments(
+    n: int, split: str, canvas: int, min_digits: int, max_digits: int, min_size: int, max_size: int
+) -> None:
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if not isinstance(n, int) or n < 1:

@@ -8,7 +8,6 @@ semantic mask (SciPy), scored against the true instances by matched IoU or by ma
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -21,8 +20,8 @@ from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from utils.metrics import predict
 from utils.loaders import TensorLoader
+from utils.metrics import predict
 from utils.scenes import NUM_SEMANTIC_CLASSES
 
 SEGMENTATION_CLASS_NAMES = ["background"] + [f"digit {d}" for d in range(10)]

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from utils.env import get_device
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LossFn = Callable[[Any, torch.Tensor], torch.Tensor]  # (outputs, targets) -> loss; outputs may be a tuple
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -45,7 +45,12 @@ class NonFiniteLossError(RuntimeError):
 
 def _is_classification(outputs: Any, targets: torch.Tensor) -> bool:
     # outputs can be a tuple (a VAE's reconstruction, mu, logvar): then there is no accuracy
-    return isinstance(outputs, torch.Tensor) and outputs.ndim == 2 and targets.ndim == 1 and not targets.is_floating_point()
+    return (
+        isinstance(outputs, torch.Tensor)
+        and outputs.ndim == 2
+        and targets.ndim == 1
+        and not targets.is_floating_point()
+    )
 
 
 class _RunningMeans:
@@ -409,7 +414,7 @@ def train_steps(
     device = device or get_device()
     model.to(device).train()
     rows = []
-    for step, (inputs, targets) in zip(range(1, steps + 1), _cycle(loader)):
+    for step, (inputs, targets) in zip(range(1, steps + 1), _cycle(loader), strict=False):
         inputs, targets = inputs.to(device), targets.to(device)
         lr = optimizer.param_groups[0]["lr"]
         loss = loss_fn(model(inputs), targets)
@@ -458,7 +463,7 @@ def lr_range_test(
     model.train()
     rows, average, best = [], 0.0, math.inf
     try:
-        for step, (inputs, targets) in zip(range(steps), _cycle(loader)):
+        for step, (inputs, targets) in zip(range(steps), _cycle(loader), strict=False):
             lr = start_lr * factor**step
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -491,7 +496,9 @@ def suggest_lr(range_test: pd.DataFrame, method: str = "steepest") -> float:
     if not isinstance(range_test, pd.DataFrame) or not {"lr", "loss", "smoothed_loss"} <= set(range_test.columns):
         raise ValueError("expected the DataFrame returned by lr_range_test (columns lr, loss and smoothed_loss)")
     if len(range_test) < 3:
-        raise ValueError(f"the range test has only {len(range_test)} points; run it with more steps or a smaller start_lr")
+        raise ValueError(
+            f"the range test has only {len(range_test)} points; run it with more steps or a smaller start_lr"
+        )
     lrs = range_test["lr"].to_numpy(dtype=float)
     if method == "min/10":
         return float(lrs[int(np.argmin(range_test["smoothed_loss"].to_numpy(dtype=float)))] / 10)
@@ -504,9 +511,7 @@ def suggest_lr(range_test: pd.DataFrame, method: str = "steepest") -> float:
     raise ValueError(f"method must be 'steepest' or 'min/10', got {method!r}")
 
 
-def lr_schedule(
-    make_scheduler: Callable[[torch.optim.Optimizer], Any], steps: int, base_lr: float = 0.1
-) -> np.ndarray:
+def lr_schedule(make_scheduler: Callable[[torch.optim.Optimizer], Any], steps: int, base_lr: float = 0.1) -> np.ndarray:
     """The learning rate a scheduler gives at each of ``steps`` steps, without training anything.
 
     >>> lr_schedule(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.1), 4, base_lr=1.0)

@@ -24,7 +24,19 @@ from utils.models.generators import (
 from utils.models.segmenters import SmallFCN, SmallUNet
 
 __all__ = [
-    "MLP", "LeNet5", "SmallCNN", "TunableCNN", "conv_output_size", "count_parameters", "TinyCenterNet",
-    "VAE", "Autoencoder", "DCGANDiscriminator", "DCGANGenerator", "FeatureExtractor", "init_dcgan_weights",
-    "SmallFCN", "SmallUNet",
+    "MLP",
+    "LeNet5",
+    "SmallCNN",
+    "TunableCNN",
+    "conv_output_size",
+    "count_parameters",
+    "TinyCenterNet",
+    "VAE",
+    "Autoencoder",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "FeatureExtractor",
+    "init_dcgan_weights",
+    "SmallFCN",
+    "SmallUNet",
 ]

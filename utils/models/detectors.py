@@ -37,8 +37,10 @@ class TinyCenterNet(nn.Module):
         self.lateral = nn.Conv2d(4 * w, 2 * w, 1)
         self.fuse = _conv_bn_relu(2 * w, 2 * w)
         self.head = nn.Sequential(_conv_bn_relu(2 * w, 2 * w), nn.Conv2d(2 * w, num_classes + 4, 1))
+        output_bias = self.head[-1].bias
+        assert isinstance(output_bias, torch.Tensor)  # the Conv2d just above, built with a bias
         with torch.no_grad():  # start every heatmap at p = 0.01: the focal loss is not swamped by background
-            self.head[-1].bias[:num_classes] = -math.log((1 - 0.01) / 0.01)
+            output_bias[:num_classes] = -math.log((1 - 0.01) / 0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[-1] % 8 or x.shape[-2] % 8:

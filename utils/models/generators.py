@@ -1,4 +1,5 @@
-"""The generative networks of weeks 8-9: autoencoder, VAE, DCGAN, and a classifier's features for the Fréchet distance."""
+"""The generative networks of weeks 8-9: autoencoder, VAE, DCGAN, and a classifier's features for the
+Fréchet distance."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ def _check_images(images: torch.Tensor, name: str = "images") -> None:
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
     if images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28) or not images.is_floating_point():
-        raise ValueError(f"{name} must be float images of shape (N, 1, 28, 28), got {images.dtype} {tuple(images.shape)}")
+        raise ValueError(
+            f"{name} must be float images of shape (N, 1, 28, 28), got {images.dtype} {tuple(images.shape)}"
+        )
 
 
 def _check_latent_dim(latent_dim: int) -> None:
@@ -25,8 +28,10 @@ class _Encoder(nn.Sequential):
 
     def __init__(self) -> None:
         super().__init__(
-            nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.ReLU(),  # 28 -> 14
-            nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.ReLU(),  # 14 -> 7
+            nn.Conv2d(1, 32, 4, stride=2, padding=1),
+            nn.ReLU(),  # 28 -> 14
+            nn.Conv2d(32, 64, 4, stride=2, padding=1),
+            nn.ReLU(),  # 14 -> 7
             nn.Flatten(),
         )
 
@@ -36,8 +41,11 @@ class _Decoder(nn.Sequential):
 
     def __init__(self, latent_dim: int) -> None:
         super().__init__(
-            nn.Linear(latent_dim, 64 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
-            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),  # 7 -> 14
+            nn.Linear(latent_dim, 64 * 7 * 7),
+            nn.ReLU(),
+            nn.Unflatten(1, (64, 7, 7)),
+            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
+            nn.ReLU(),  # 7 -> 14
             nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1),  # 14 -> 28, logits
         )
 
@@ -141,8 +149,11 @@ class DCGANGenerator(nn.Module):
         self.net = nn.Sequential(
             *dense,
             nn.Unflatten(1, (2 * width, 7, 7)),
-            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1), nn.Tanh(),
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),
+            nn.Tanh(),
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -175,9 +186,13 @@ class DCGANDiscriminator(nn.Module):
         else:
             head = [nn.Linear(2 * width * 7 * 7, 1)]
         self.net = nn.Sequential(
-            nn.Conv2d(1, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # 28 -> 14
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),  # -> 7
-            nn.Flatten(), *head,
+            nn.Conv2d(1, width, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),  # 28 -> 14
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(2 * width),
+            nn.LeakyReLU(0.2),  # -> 7
+            nn.Flatten(),
+            *head,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -186,7 +201,10 @@ class DCGANDiscriminator(nn.Module):
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
-    """The DCGAN paper's initialisation: conv weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02). Use ``model.apply``."""
+    """The DCGAN paper's initialisation: conv weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02).
+
+    Use it as ``model.apply(init_dcgan_weights)``.
+    """
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:

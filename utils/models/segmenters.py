@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import itertools
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +30,7 @@ class _Encoder(nn.Module):
     def __init__(self, in_channels: int, channels: Sequence[int]) -> None:
         super().__init__()
         widths = [in_channels, *channels]
-        self.blocks = nn.ModuleList(conv_block(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.blocks = nn.ModuleList(conv_block(a, b) for a, b in itertools.pairwise(widths))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         features = []
@@ -50,7 +51,8 @@ def _check_input(model: nn.Module, x: torch.Tensor, levels: int) -> None:
     factor = 2 ** (levels - 1)
     if x.ndim != 4 or x.shape[-1] % factor or x.shape[-2] % factor:
         raise ValueError(
-            f"{type(model).__name__} expects images (N, C, H, W) with H and W divisible by {factor}, got {tuple(x.shape)}"
+            f"{type(model).__name__} expects images (N, C, H, W) with H and W divisible by {factor}, "
+            f"got {tuple(x.shape)}"
         )
 
 
@@ -62,8 +64,9 @@ class SmallFCN(nn.Module):
     paper's final layer does. Whatever the pooling threw away cannot come back: blocky masks.
     """
 
-    def __init__(self, channels: Sequence[int] = (16, 32, 64, 128), num_classes: int = NUM_SEMANTIC_CLASSES,
-                 in_channels: int = 1) -> None:
+    def __init__(
+        self, channels: Sequence[int] = (16, 32, 64, 128), num_classes: int = NUM_SEMANTIC_CLASSES, in_channels: int = 1
+    ) -> None:
         super().__init__()
         self.channels = _check_channels(channels)
         self.encoder = _Encoder(in_channels, self.channels)
@@ -85,12 +88,17 @@ class SmallUNet(nn.Module):
     features, which learn *which digit* much sooner that way.
     """
 
-    def __init__(self, channels: Sequence[int] = (16, 32, 64, 128), num_classes: int = NUM_SEMANTIC_CLASSES,
-                 in_channels: int = 1, coarse_scores: bool = True) -> None:
+    def __init__(
+        self,
+        channels: Sequence[int] = (16, 32, 64, 128),
+        num_classes: int = NUM_SEMANTIC_CLASSES,
+        in_channels: int = 1,
+        coarse_scores: bool = True,
+    ) -> None:
         super().__init__()
         self.channels = _check_channels(channels)
         self.encoder = _Encoder(in_channels, self.channels)
-        pairs = list(zip(reversed(self.channels[1:]), reversed(self.channels[:-1])))
+        pairs = list(zip(reversed(self.channels[1:]), reversed(self.channels[:-1]), strict=True))
         self.ups = nn.ModuleList(nn.ConvTranspose2d(lo, hi, kernel_size=2, stride=2) for lo, hi in pairs)
         self.decoder = nn.ModuleList(conv_block(2 * hi, hi) for _, hi in pairs)
         self.head = nn.Conv2d(self.channels[0], num_classes, kernel_size=1)
@@ -101,7 +109,7 @@ class SmallUNet(nn.Module):
         size = x.shape[-2:]
         *skips, x = self.encoder(x)
         coarse = self.coarse_head(x) if self.coarse_head is not None else None
-        for up, block, skip in zip(self.ups, self.decoder, reversed(skips)):
+        for up, block, skip in zip(self.ups, self.decoder, reversed(skips), strict=True):
             x = block(torch.cat([up(x), skip], dim=1))  # skip connection: concatenate same-size features
         scores = self.head(x)
         if coarse is not None:
