@@ -310,3 +310,10 @@ def test_results_table_shows_each_time_goal_beside_its_time(tmp_path, monkeypatc
     table = build_docs.results_markdown()
     assert "| week02_x | `lenet5_train_seconds` | 44.2 (goal ≤ 60) |" in table
     assert "_goal`" not in table and "| week02_x | `lenet5_test_accuracy` | 0.9936 |" in table
+
+
+def test_setup_cell_names_the_course_folder_as_the_notebooks_use_it():
+    # weeks 10 and 13 build paths from `course_root`; a setup cell that renames it breaks them
+    users = [path.name for path in sorted((ROOT / "notebooks").glob("week*.ipynb")) if "course_root /" in path.read_text()]
+    assert users, "some notebook uses course_root"
+    assert "course_root = " in build_docs.setup_source("week01_introduction", "0" * 40)

@@ -62,8 +62,8 @@ class SetupError(Exception):
 
 here = pathlib.Path.cwd()
 download = here / "course" / COURSE_COMMIT
-root = next((f for f in [here, *here.parents, download] if (f / "utils" / "course.py").exists()), None)
-if root is None:  # Colab, or a notebook on its own: download this commit of the course (no git needed)
+course_root = next((f for f in [here, *here.parents, download] if (f / "utils" / "course.py").exists()), None)
+if course_root is None:  # Colab, or a notebook on its own: download this commit of the course (no git needed)
     url = f"https://github.com/{GITHUB_SLUG}/archive/{COURSE_COMMIT}.tar.gz"
     download.parent.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=download.parent) as unpacked:
@@ -72,14 +72,14 @@ if root is None:  # Colab, or a notebook on its own: download this commit of the
                 tar.extractall(unpacked, filter="data")  # refuses paths that lead outside `unpacked`
         except (OSError, EOFError, tarfile.TarError) as error:
             raise SetupError(f"could not download {url} ({error}); check the internet connection and run this cell again.")
-        root = next(pathlib.Path(unpacked).iterdir()).rename(download)
-sys.path.insert(0, str(root))
+        course_root = next(pathlib.Path(unpacked).iterdir()).rename(download)
+sys.path.insert(0, str(course_root))
 try:
     import utils
 except ImportError:  # first run, or an earlier install failed: install again
     if importlib.util.find_spec("torch") is None:  # requirements-colab.txt would pull in gigabytes of torch
         raise SetupError("PyTorch is missing; install torch and torchvision (see the course's README), then run this cell again.")
-    requirements = root / "requirements-colab.txt"  # what Colab lacks; never torch or torchvision
+    requirements = course_root / "requirements-colab.txt"  # what Colab lacks; never torch or torchvision
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", requirements], capture_output=True, text=True)
     if pip.returncode != 0:
         reason = pip.stderr.strip().rpartition("\\n")[2]
