@@ -71,7 +71,10 @@ _GPU_ATTRIBUTES = {
     torch.Tensor.get_device: lambda t: 0,
 }
 # Indexing a GPU tensor with CPU indices, and copying between devices, are allowed by PyTorch.
-_MIXING_ALLOWED = {torch.Tensor.__getitem__, torch.Tensor.__setitem__, torch.Tensor.copy_, torch.Tensor.to}
+_MIXING_ALLOWED = {
+    torch.Tensor.__getitem__, torch.Tensor.__setitem__, torch.Tensor.copy_, torch.Tensor.to,
+    torch.Tensor.module_load,  # load_state_dict of a CPU checkpoint into a GPU model copies, as on CUDA
+}
 # Bookkeeping that computes nothing: passed through untouched.
 _PASS_THROUGH = {torch._has_compatible_shallow_copy_type}
 

@@ -12,7 +12,6 @@ from PIL import Image
 from torch import nn
 
 import utils
-from utils.project import _split_sizes
 
 RNG = np.random.default_rng(0)
 
@@ -138,8 +137,9 @@ def test_stratified_split_keeps_proportions_and_is_reproducible():
 
 @pytest.mark.parametrize("n", [3, 4, 5, 7, 10, 11, 99])
 def test_split_sizes_add_up_and_never_leave_a_split_empty(n):
-    sizes = _split_sizes(n, (0.8, 0.1, 0.1))
-    assert sum(sizes) == n and min(sizes) >= 1
+    split = utils.project.stratified_split(balanced_table({"a": n, "b": n}), (0.8, 0.1, 0.1), seed=0)
+    sizes = split.groupby("label")["split"].value_counts().unstack()
+    assert (sizes.sum(axis=1) == n).all() and (sizes.min(axis=1) >= 1).all()
 
 
 @pytest.mark.parametrize("table,fractions,message", [

@@ -212,18 +212,25 @@ def test_cuda_random_state_is_saved_and_restored(tmp_path, monkeypatch):
     assert [s.tolist() for s in cuda.states] == [[1, 2, 3]]
 
 
-def test_cpu_checkpoint_scaler_state_resumes_with_amp_on(monkeypatch):
-    from utils.training import _restore_scaler
+def test_cpu_checkpoint_resumes_on_a_gpu_with_mixed_precision(tmp_path):
+    from gpu_simulation import on_gpu, simulated_gpu
 
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # so that the CUDA GradScaler stays enabled
-    cpu_state = torch.amp.GradScaler("cuda", enabled=False).state_dict()
-    assert cpu_state == {}
-    scaler = torch.amp.GradScaler("cuda", enabled=True)
-    _restore_scaler(scaler, cpu_state)  # raised RuntimeError("The source state dict is empty ...")
-    assert scaler.is_enabled() and scaler.get_scale() == 2.0**16
+    train = loaders()[0]
 
-    _restore_scaler(scaler, {**torch.amp.GradScaler("cuda", init_scale=8.0).state_dict()})
-    assert scaler.get_scale() == 8.0
+    def run(epochs, device, resume=False):
+        torch.manual_seed(0)
+        model = nn.Linear(2, 3)
+        utils.fit(model, train, epochs=epochs, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), device=device,
+                  amp=True, checkpoint_path=tmp_path / "run.pt", resume=resume, progress=False)
+        return model
+
+    run(1, torch.device("cpu"))  # written with AMP off: the GradScaler's state is empty
+    assert utils.load_checkpoint(tmp_path / "run.pt")["scaler"] == {}
+    with simulated_gpu() as gpu:
+        resumed = run(2, gpu, resume=True)  # raised "The source state dict is empty ..." before
+        assert on_gpu(resumed)
+    assert len(utils.load_checkpoint(tmp_path / "run.pt")["history"]) == 2
+    assert utils.load_checkpoint(tmp_path / "run.pt")["scaler"]["scale"] == 2.0**16  # AMP on from the GPU epoch
 
 
 def test_history_lr_is_a_plain_float_when_the_learning_rate_is_a_tensor():
