@@ -66,3 +66,14 @@ def test_plot_filters_and_feature_maps():
         utils.plot_filters(torch.randn(6, 5, 5))
     with pytest.raises(ValueError, match="feature maps"):
         utils.plot_feature_maps(torch.rand(10, 10))
+
+
+def test_show_as_jpeg_is_small_closes_the_figure_and_rejects_bad_quality():
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.imshow(np.random.default_rng(0).random((300, 600)), cmap="gray")  # noise: the worst case for PNG
+    data = utils.show_as_jpeg(fig)
+    assert data[:2] == b"\xff\xd8"  # a JPEG file
+    assert len(data) < 300_000
+    assert not plt.fignum_exists(fig.number)
+    with pytest.raises(ValueError, match="quality"):
+        utils.show_as_jpeg(plt.figure(), quality=0)

@@ -84,6 +84,7 @@ _FLAT: dict[str, tuple[str, ...]] = {
         "plot_filters",
         "plot_history",
         "plot_reliability_diagram",
+        "show_as_jpeg",
         "show_images",
     ),
     "results": ("course_results_dir", "load_results", "record", "results_dir", "results_table", "time_goal"),

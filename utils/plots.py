@@ -232,3 +232,24 @@ def plot_reliability_diagram(
     bottom.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def show_as_jpeg(fig: plt.Figure | None = None, quality: int = 80, dpi: float = 100) -> bytes:
+    """Show a figure in the notebook as a JPEG (and close it); return the JPEG bytes.
+
+    Photographs and image grids compress about ten times better as JPEG than as PNG, which keeps the
+    stored notebook small; use it instead of ``plt.show()`` for figures made of photos.
+    """
+    from io import BytesIO
+
+    from IPython.display import Image, display
+
+    if not 1 <= quality <= 95:
+        raise ValueError(f"quality must be between 1 and 95, got {quality}")
+    fig = plt.gcf() if fig is None else fig
+    buffer = BytesIO()
+    fig.savefig(buffer, format="jpeg", dpi=dpi, bbox_inches="tight", pil_kwargs={"quality": quality})
+    plt.close(fig)
+    data = buffer.getvalue()
+    display(Image(data=data, format="jpeg"))
+    return data
