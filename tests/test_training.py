@@ -90,6 +90,18 @@ def test_early_stopping_stops_and_restores_best_weights():
     assert math.isclose(utils.evaluate(model, val)["loss"], best, rel_tol=1e-5)
 
 
+def test_an_early_stopped_progress_bar_ends_full_and_says_why(capsys):
+    torch.manual_seed(0)
+    model = nn.Linear(2, 3)
+    train, val = loaders()
+    optimizer = torch.optim.SGD(model.parameters(), lr=50.0)
+    history = utils.fit(model, train, val, epochs=30, optimizer=optimizer, early_stopping_patience=2, description="run")
+    assert len(history) < 30
+    last_line = capsys.readouterr().err.strip().split("\r")[-1]
+    assert f"run (stopped early at epoch {len(history)} of 30)" in last_line
+    assert "100%" in last_line  # not frozen at the share of the planned epochs
+
+
 def test_resume_from_checkpoint_equals_uninterrupted_training(tmp_path):
     def run(epochs, checkpoint=None, resume=False, model=None):
         train, val = loaders(seed=1)

@@ -51,7 +51,9 @@ def show_images(
             raise ValueError(f"got {n} images but {len(values)} {name}")
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)), squeeze=False)
+    caption_room = 0.3 if labels is not None or predictions is not None else 0.0  # so captions never cover images
+    height = (size + caption_room) * nrows + (0.4 if title else 0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, height), squeeze=False)
 
     def caption_of(c: Any) -> str:
         return class_names[int(c)] if class_names is not None else str(int(c))

@@ -375,6 +375,8 @@ def fit(
         if done.stopped_early:
             if done.best_state is not None:
                 model.load_state_dict(done.best_state)
+            bar.total = bar.n  # the bar ends at 100% of the steps run, and says why it ended early
+            bar.set_description(f"{description or 'training'} (stopped early at epoch {epoch} of {epochs})")
             break
     bar.close()
     return pd.DataFrame(done.history)
