@@ -252,3 +252,166 @@ def test_predict_image(messy_folder):
         utils.project.predict_image(model.eval(), messy_folder / "pear" / "p0.jpg", ["a", "b", "c"], 16)
     with pytest.raises(FileNotFoundError):
         utils.project.predict_image(model, messy_folder / "none.png", ["apple", "pear"], 16)
+
+
+# --------------------------------------------------------------------------------------------------
+# Data straight from disk (week 10 at real scale)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_header_scan_misses_damage_inside_a_jpeg_that_a_full_decode_finds(tmp_path):
+    root = tmp_path / "images"
+    for label in ("a", "b"):
+        write_jpeg(root / label / "fine.jpg", size=(64, 48))
+    data = bytearray(write_jpeg(root / "a" / "damaged.jpg", size=(64, 48)).read_bytes())
+    start = data.index(b"\xff\xda")  # start of scan: the compressed pixels follow
+    data[start + 20 : -2] = b"\xff\x00" * ((len(data) - start - 22) // 2) + b"\x00" * ((len(data) - start - 22) % 2)
+    (root / "a" / "damaged.jpg").write_bytes(bytes(data))  # header and end marker intact, pixels garbage
+    quick = utils.project.scan_image_folder(root).set_index("path")["status"]
+    assert quick["a/damaged.jpg"] == "ok"  # only the header and the end marker are read
+    full = utils.project.scan_image_folder(root, decode=True).set_index("path")["status"]
+    assert full["a/fine.jpg"] == "ok"
+
+
+def test_scan_grows_linearly_with_the_number_of_files(tmp_path):
+    import time
+
+    def seconds_for(n: int) -> float:
+        root = tmp_path / f"n{n}"
+        for i in range(n):
+            folder = root / ("a" if i % 2 else "b")
+            folder.mkdir(parents=True, exist_ok=True)
+            pixels = np.frombuffer(i.to_bytes(4, "big") * 4, dtype=np.uint8).reshape(4, 4)  # distinct: no duplicates
+            Image.fromarray(pixels).save(folder / f"{i:06d}.png")
+            (folder / f"{i:06d}.txt").write_text(str(i))  # non-images count too
+        start = time.perf_counter()
+        files = utils.project.scan_image_folder(root)
+        assert len(files) == 2 * n
+        return time.perf_counter() - start
+
+    small, large = seconds_for(1_000), seconds_for(10_000)
+    assert large < 30 * small  # ten times the files: about ten times the time, not a hundred
+
+
+def test_open_rgb_converts_cmyk_and_16_bit_and_shrinks_large_jpegs(tmp_path):
+    cmyk = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (40, 30), (0, 255, 255, 0)).save(cmyk)  # pure red in CMYK
+    red = utils.project.open_rgb(cmyk)
+    assert red.shape == (3, 30, 40) and red.dtype == torch.uint8
+    assert red[0].float().mean() > 200 and red[1].float().mean() < 60
+    deep = tmp_path / "deep.png"
+    Image.fromarray(np.full((10, 12), 30_000, dtype=np.uint16)).save(deep)  # 16-bit gray, not white
+    gray = utils.project.open_rgb(deep)
+    assert gray.shape == (3, 10, 12) and 100 < int(gray[0, 0, 0]) < 140  # 30000 / 65535 of 255
+    big = write_jpeg(tmp_path / "big.jpg", size=(1200, 900))
+    small = utils.project.open_rgb(big, min_side=224)
+    assert min(small.shape[1:]) == 224 and small.shape[2] == round(1200 * 224 / 900)
+    with pytest.raises(ValueError, match="min_side"):
+        utils.project.open_rgb(big, min_side=0)
+
+
+@pytest.fixture
+def photo_folder(tmp_path) -> tuple[Path, pd.DataFrame]:
+    root = tmp_path / "photos"
+    for label in ("cat", "dog"):
+        for i in range(6):
+            write_jpeg(root / label / f"{i}.jpg", size=(80 + 10 * i, 60))
+    files = utils.project.scan_image_folder(root)
+    return root, utils.project.stratified_split(files, (0.5, 0.25, 0.25), seed=0)
+
+
+def test_image_file_dataset_decodes_on_demand_with_labels_and_transform(photo_folder):
+    root, split = photo_folder
+    dataset = utils.project.ImageFileDataset(root, split, ["cat", "dog"], utils.project.eval_transform(32))
+    image, target = dataset[0]
+    assert image.shape == (3, 32, 32) and image.dtype == torch.float32 and 0 <= image.min() <= image.max() <= 1
+    assert [dataset[i][1] for i in range(len(dataset))] == [["cat", "dog"].index(lab) for lab in split["label"]]
+    unlabelled = utils.project.ImageFileDataset(root, split[["path"]], transform=utils.project.eval_transform(32))
+    assert unlabelled[0][1] == -1
+    augmented = utils.project.ImageFileDataset(root, split, ["cat", "dog"], utils.project.train_transform(24))
+    assert augmented[0][0].shape == (3, 24, 24)
+
+
+def test_image_file_dataset_bad_input(photo_folder):
+    root, split = photo_folder
+    with pytest.raises(ValueError, match="not among the class names"):
+        utils.project.ImageFileDataset(root, split, ["cat"])
+    with pytest.raises(ValueError, match="outside"):
+        utils.project.ImageFileDataset(root, pd.DataFrame({"path": ["../secret.jpg"]}))
+    with pytest.raises(ValueError, match="no image"):
+        utils.project.ImageFileDataset(root, split.iloc[:0])
+    (root / split["path"].iloc[0]).write_bytes(b"broken")
+    dataset = utils.project.ImageFileDataset(root, split, ["cat", "dog"])
+    with pytest.raises(OSError, match=split["path"].iloc[0]):
+        dataset[0]
+
+
+def test_image_loader_is_reproducible_with_workers_and_checks_its_arguments(photo_folder):
+    root, split = photo_folder
+    dataset = utils.project.ImageFileDataset(root, split, ["cat", "dog"], utils.project.train_transform(16))
+
+    def batches(seed: int) -> list[torch.Tensor]:
+        loader = utils.project.image_loader(dataset, 4, shuffle=True, num_workers=2, seed=seed)
+        return [images for images, _ in loader]
+
+    first, again, other = batches(0), batches(0), batches(1)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))  # same seed: same order and augmentations
+    assert not all(torch.equal(a, b) for a, b in zip(first, other))
+    assert utils.project.image_loader(dataset, 4, device="cuda").pin_memory
+    assert not utils.project.image_loader(dataset, 4, device="cpu").pin_memory
+    with pytest.raises(ValueError, match="batch_size"):
+        utils.project.image_loader(dataset, 0)
+    with pytest.raises(ValueError, match="num_workers"):
+        utils.project.image_loader(dataset, 2, num_workers=-1)
+
+
+def test_predict_takes_a_loader_and_gives_what_it_gives_for_a_tensor(photo_folder):
+    root, split = photo_folder
+    dataset = utils.project.ImageFileDataset(root, split, ["cat", "dog"], utils.project.eval_transform(16))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 2))
+    images = torch.stack([dataset[i][0] for i in range(len(dataset))])
+    from_loader = utils.predict(model, utils.project.image_loader(dataset, 5))
+    assert torch.allclose(from_loader, utils.predict(model, images))
+    with pytest.raises(ValueError, match="empty"):
+        utils.predict(model, [])
+    with pytest.raises(ValueError, match="no batch"):
+        utils.predict(model, iter([]))
+
+
+def test_predict_folder_writes_one_row_per_image(photo_folder, tmp_path):
+    root, _ = photo_folder
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 2)).eval()
+    table = utils.project.predict_folder(model, root, ["cat", "dog"], size=16, batch_size=5)
+    assert list(table.columns) == ["path", "predicted", "confidence"] and len(table) == 12
+    assert set(table["predicted"]) <= {"cat", "dog"} and table["confidence"].between(0.5, 1).all()
+    with pytest.raises(ValueError, match="3 classes"):
+        utils.project.predict_folder(model, root, ["cat", "dog", "eel"], size=16)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no image files"):
+        utils.project.predict_folder(model, tmp_path / "empty", ["cat", "dog"], size=16)
+
+
+def test_wilson_interval_matches_known_values_and_stays_in_range():
+    low, high = utils.project.wilson_interval(58, 62)
+    assert abs(low - 0.8455) < 1e-3 and abs(high - 0.9747) < 1e-3  # worked by hand from Wilson's formula
+    assert utils.project.wilson_interval(0, 10)[0] == 0.0 and utils.project.wilson_interval(10, 10)[1] == 1.0
+    assert utils.project.wilson_interval(10, 10)[0] > 0.6  # 10 of 10 is not proof of 100%
+    for bad in ((11, 10), (-1, 10), (1, 0), (1.5, 10)):
+        with pytest.raises(ValueError):
+            utils.project.wilson_interval(*bad)
+
+
+def test_split_is_current_compares_the_images_the_seed_and_the_fractions(tmp_path, photo_folder):
+    root, _ = photo_folder
+    files = utils.project.scan_image_folder(root)
+    path = tmp_path / "split.csv"
+    assert not utils.project.split_is_current(path, files, 0, (0.5, 0.25, 0.25))[0]
+    split = utils.project.stratified_split(files, (0.5, 0.25, 0.25), seed=0)
+    utils.project.save_split(split, path, seed=0, fractions=(0.5, 0.25, 0.25))
+    assert utils.project.split_is_current(path, files, 0, (0.5, 0.25, 0.25))[0]
+    current, reason = utils.project.split_is_current(path, files, 1, (0.5, 0.25, 0.25))
+    assert not current and "seed" in reason
+    current, reason = utils.project.split_is_current(path, files, 0, (0.6, 0.2, 0.2))
+    assert not current and "fractions" in reason
+    current, reason = utils.project.split_is_current(path, files.iloc[1:], 0, (0.5, 0.25, 0.25))
+    assert not current and "differ" in reason

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sized
 from typing import Any, overload
 
 import pandas as pd
@@ -37,7 +37,7 @@ def _check_pair(predictions: torch.Tensor, targets: torch.Tensor, num_classes: i
 @overload
 def predict(
     model: nn.Module,
-    inputs: torch.Tensor,
+    inputs: torch.Tensor | Iterable,
     batch_size: int = ...,
     device: torch.device | None = ...,
     postprocess: Callable[[torch.Tensor], torch.Tensor] | None = ...,
@@ -47,7 +47,7 @@ def predict(
 @overload
 def predict(
     model: nn.Module,
-    inputs: torch.Tensor,
+    inputs: torch.Tensor | Iterable,
     batch_size: int = ...,
     device: torch.device | None = ...,
     *,
@@ -58,31 +58,40 @@ def predict(
 @torch.inference_mode()
 def predict(
     model: nn.Module,
-    inputs: torch.Tensor,
+    inputs: torch.Tensor | Iterable,
     batch_size: int = 1024,
     device: torch.device | None = None,
     postprocess: Callable[[torch.Tensor], torch.Tensor | tuple[torch.Tensor, ...]] | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, ...]:
     """The model's outputs for ``inputs``, computed in batches on the model's device (or ``device``),
-    returned on the CPU: the one batched predictor of the course.
+    returned on the CPU: the one batched predictor of the course. ``inputs`` is a tensor (cut into
+    batches of ``batch_size``) or a ``DataLoader`` (its batches, the images of ``(images, labels)``).
 
     ``postprocess`` turns each batch's outputs into what is kept (e.g. class ids from logits), on the
     device, before the batches are joined; it may return a tuple of tensors, and ``predict`` then
     returns a tuple. Outputs that hold NaN or infinity raise ``ValueError``: a diverged model gets no
     plausible-looking scores.
     """
-    if not isinstance(inputs, torch.Tensor):
-        raise TypeError(f"inputs must be a torch.Tensor, got {type(inputs).__name__}")
-    if len(inputs) == 0:
+    if isinstance(inputs, torch.Tensor):
+        batches: Iterable = (inputs[start : start + batch_size] for start in range(0, len(inputs), batch_size))
+    elif isinstance(inputs, Iterable) and not isinstance(inputs, (str, bytes)):
+        batches = (batch[0] if isinstance(batch, (tuple, list)) else batch for batch in inputs)  # (images, labels)
+    else:
+        raise TypeError(f"inputs must be a torch.Tensor or a DataLoader of batches, got {type(inputs).__name__}")
+    if isinstance(inputs, Sized) and len(inputs) == 0:
         raise ValueError("inputs is empty: nothing to predict")
     device = device or model_device(model)
     model.eval()
     kept: list[tuple[torch.Tensor, ...]] = []
-    for start in range(0, len(inputs), batch_size):
-        outputs = model(inputs[start : start + batch_size].to(device))
+    for batch in batches:
+        if not isinstance(batch, torch.Tensor):
+            raise TypeError(f"inputs must give batches of tensors, got a {type(batch).__name__}")
+        outputs = model(batch.to(device, non_blocking=True))
         _check_finite("the model's outputs", outputs)
         result = postprocess(outputs) if postprocess is not None else outputs
         kept.append(tuple(r.cpu() for r in result) if isinstance(result, tuple) else (result.cpu(),))
+    if not kept:
+        raise ValueError("inputs gave no batch: nothing to predict")
     joined = tuple(torch.cat(parts) for parts in zip(*kept, strict=True))
     return joined if postprocess is not None and isinstance(result, tuple) else joined[0]
 
