@@ -415,3 +415,22 @@ def test_split_is_current_compares_the_images_the_seed_and_the_fractions(tmp_pat
     assert not current and "fractions" in reason
     current, reason = utils.project.split_is_current(path, files.iloc[1:], 0, (0.5, 0.25, 0.25))
     assert not current and "differ" in reason
+
+
+def test_sample_project_has_its_planted_problems_and_no_shared_sources(tmp_path):
+    paths = utils.project.write_sample_project(tmp_path / "sample", seed=0, scale=0.2)
+    files = utils.project.scan_image_folder(paths["images"]).set_index("path")
+    assert files.loc["face/face_000_copy.jpg", "status"] == "duplicate"
+    assert files.loc["scene/scene_broken.jpg", "status"] == "unreadable"
+    assert files.loc["digit/notes.txt", "status"] == "not an image"
+    assert files.loc["digit/digit_cmyk.jpg", "mode"] == "CMYK" and files.loc["face/face_16bit.png", "mode"] == "I;16"
+    usable = files[files["status"] == "ok"]
+    assert sorted(usable["label"].unique()) == list(utils.project.SAMPLE_CLASSES)
+    answers = pd.read_csv(paths["answers"])
+    assert sorted(p.name for p in paths["unlabelled"].iterdir()) == sorted(answers["path"])
+    labelled = {utils.project.open_rgb(paths["images"] / p, min_side=8).float().mean().item() for p in usable.index}
+    assert len(labelled) >= len(usable) - 3  # apart from the planted CMYK and 16-bit copies, every image differs
+    with pytest.raises(FileExistsError):
+        utils.project.write_sample_project(tmp_path / "sample")
+    with pytest.raises(ValueError, match="scale"):
+        utils.project.write_sample_project(tmp_path / "other", scale=0)

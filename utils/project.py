@@ -20,6 +20,7 @@ import copy
 import hashlib
 import json
 import math
+import shutil
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -690,3 +691,97 @@ def wilson_interval(correct: int, total: int, confidence: float = 0.95) -> tuple
     low = 0.0 if correct == 0 else max(0.0, centre - half)  # exact at the ends, free of rounding
     high = 1.0 if correct == total else min(1.0, centre + half)
     return low, high
+
+
+# --------------------------------------------------------------------------------------------------
+# The sample project: a folder like a group's, where no two images share a source
+# --------------------------------------------------------------------------------------------------
+
+SAMPLE_CLASSES = ("digit", "face", "scene")
+"""The sample's classes: handwritten digits (MNIST), faces and natural-scene patches (lfw_subset)."""
+
+
+def _tinted(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A grayscale image in ``[0, 1]`` as a colour photo: each gray level mapped between two random
+    colours, then noise. Every class gets the same random tints, so colour tells nothing about it."""
+    dark, light = rng.uniform(0, 0.45, size=3), rng.uniform(0.55, 1, size=3)
+    if rng.random() < 0.5:
+        dark, light = light, dark
+    colour = dark + gray[..., None] * (light - dark)
+    colour += rng.normal(0, 0.03, size=colour.shape)
+    return (colour.clip(0, 1) * 255).round().astype(np.uint8)
+
+
+def _save_sample_image(gray: np.ndarray, path: Path, rng: np.random.Generator) -> Path:
+    """Tint ``gray``, resize it to a random size of 96-320 px (any aspect ratio near 1), save as JPEG or PNG."""
+    from PIL import Image
+
+    width, height = (int(side) for side in rng.integers(96, 321, size=2))
+    image = Image.fromarray(_tinted(gray, rng)).resize((width, height), Image.Resampling.BICUBIC)
+    path = path.with_suffix(".jpg" if rng.random() < 0.75 else ".png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".jpg":
+        image.save(path, quality=88)
+    else:
+        image.save(path)
+    return path
+
+
+def write_sample_project(root: Path | str, seed: int = 0, scale: float = 1.0) -> dict[str, Path]:
+    """Write week 10's sample project: a labelled folder, an unlabelled folder and their answers.
+
+    ``root/images/<class>/`` holds digits (real MNIST), faces and natural-scene patches (scikit-image's
+    ``lfw_subset``), each image from its own source, so no two images, and so no two splits, share
+    pixels. Every image is tinted with random colours and resized to a random size of 96-320 px, so
+    neither colour nor size gives the class away. Planted problems for the data checks: a truncated
+    JPEG, an exact duplicate, a CMYK JPEG, a 16-bit PNG, a text file in a class folder and one beside
+    them. ``root/unlabelled/`` holds images of held-out sources for prediction, and
+    ``root/unlabelled_answers.csv`` their true classes (a group's real unlabelled images have none).
+    ``scale`` shrinks the class sizes (for quick tests). ``root`` must not exist yet.
+    """
+    from PIL import Image
+    from skimage.data import lfw_subset
+
+    from utils.data import load_mnist
+
+    root = Path(root)
+    if root.exists():
+        raise FileExistsError(f"{root} exists already; write the sample project to a new folder")
+    if not 0 < scale <= 1:
+        raise ValueError(f"scale must be in (0, 1], got {scale}")
+    rng = np.random.default_rng(seed)
+    lfw = lfw_subset()  # 100 faces, then 100 natural-scene patches, 25 x 25 in [0, 1]
+    digits, _ = load_mnist("train")
+    counts = {"digit": round(60 * scale), "face": round(90 * scale), "scene": round(90 * scale)}
+    held_out = max(2, round(10 * scale))
+    sources = {
+        "digit": [
+            digits[i].numpy() / 255.0 for i in rng.choice(len(digits), counts["digit"] + held_out, replace=False)
+        ],
+        "face": list(lfw[rng.permutation(100)[: counts["face"] + held_out]]),
+        "scene": list(lfw[100 + rng.permutation(100)[: counts["scene"] + held_out]]),
+    }
+    images = root / "images"
+    written: dict[str, list[Path]] = {}
+    answers: list[dict[str, str]] = []
+    for label in SAMPLE_CLASSES:
+        labelled, unlabelled = sources[label][: counts[label]], sources[label][counts[label] :]
+        written[label] = [
+            _save_sample_image(gray, images / label / f"{label}_{i:03d}", rng) for i, gray in enumerate(labelled)
+        ]
+        for gray in unlabelled:
+            path = _save_sample_image(gray, root / "unlabelled" / f"image_{len(answers):03d}", rng)
+            answers.append({"path": path.name, "label": label})
+    pd.DataFrame(answers).to_csv(root / "unlabelled_answers.csv", index=False)
+    # the planted problems
+    face = written["face"][0]
+    shutil.copy(face, face.with_name(f"{face.stem}_copy{face.suffix}"))  # an exact duplicate
+    good = next(p for p in written["scene"] if p.suffix == ".jpg").read_bytes()
+    (images / "scene" / "scene_broken.jpg").write_bytes(good[: len(good) // 3])  # a truncated download
+    with Image.open(written["digit"][1]) as image:
+        image.convert("CMYK").save(images / "digit" / "digit_cmyk.jpg")  # a print-shop JPEG
+    sixteen_bit = (np.asarray(Image.open(written["face"][2]).convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(sixteen_bit).save(images / "face" / "face_16bit.png")  # a scanner's 16-bit gray PNG
+    (images / "README.txt").write_text("Sample project folder written by utils.project.write_sample_project.\n")
+    (images / "digit" / "notes.txt").write_text("digits from MNIST, tinted and resized\n")
+    return {"images": images, "unlabelled": root / "unlabelled", "answers": root / "unlabelled_answers.csv"}
