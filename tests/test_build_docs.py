@@ -312,6 +312,15 @@ def test_results_table_shows_each_time_goal_beside_its_time(tmp_path, monkeypatc
     assert "_goal`" not in table and "| week02_x | `lenet5_test_accuracy` | 0.9936 |" in table
 
 
+def test_results_table_says_which_figures_depend_on_being_online(tmp_path, monkeypatch):
+    (tmp_path / "week10_x.json").write_text(json.dumps({"probe_test_accuracy_imagenet_online": 0.9,
+                                                        "probe_test_accuracy_random_weights": 0.6}))
+    monkeypatch.setattr(build_docs, "RESULTS", tmp_path)
+    table = build_docs.results_markdown()
+    assert "| `probe_test_accuracy_imagenet_online` | 0.9 (needs internet: pretrained weights) |" in table
+    assert "| `probe_test_accuracy_random_weights` | 0.6 (offline: random weights, no transfer) |" in table
+
+
 def test_setup_cell_names_the_course_folder_as_the_notebooks_use_it():
     # weeks 10 and 13 build paths from `course_root`; a setup cell that renames it breaks them
     users = [path.name for path in sorted((ROOT / "notebooks").glob("week*.ipynb")) if "course_root /" in path.read_text()]

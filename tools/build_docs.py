@@ -271,6 +271,10 @@ def results_markdown() -> str:
             shown = format_figure(value)
             if f"{key}_goal" in figures:
                 shown += f" (goal ≤ {format_figure(figures[f'{key}_goal'])})"
+            if "online" in key:
+                shown += " (needs internet: pretrained weights)"
+            elif "random_weights" in key:
+                shown += " (offline: random weights, no transfer)"
             lines.append(f"| {path.stem} | `{key}` | {shown} |")
     return "\n".join(lines)
 

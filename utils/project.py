@@ -350,6 +350,18 @@ def load_split(path: Path | str, root: Path | str | None = None) -> pd.DataFrame
     return split
 
 
+def _to_8bit_rgb(image: Any) -> Any:
+    """A PIL image of any mode as 8-bit RGB; 16-bit values are scaled (65535 is white), not clipped."""
+    from PIL import Image
+
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        if array.max() > 255:
+            array = array / 257.0
+        image = Image.fromarray(array.clip(0, 255).round().astype(np.uint8))
+    return image.convert("RGB")
+
+
 def open_rgb(path: Path | str, min_side: int | None = None) -> torch.Tensor:
     """One image file as a ``uint8`` RGB tensor ``(3, H, W)``, EXIF-rotated, at its own aspect ratio.
 
@@ -366,13 +378,7 @@ def open_rgb(path: Path | str, min_side: int | None = None) -> torch.Tensor:
         if min_side is not None and image.format == "JPEG":
             scale = min_side / min(image.size)
             image.draft("RGB", (max(1, round(image.width * scale)), max(1, round(image.height * scale))))
-        image = ImageOps.exif_transpose(image)
-        if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit: convert("RGB") would clip at 255
-            array = np.asarray(image, dtype=np.float64)
-            if array.max() > 255:  # 16-bit values: 65535 is white
-                array = array / 257.0
-            image = Image.fromarray(array.clip(0, 255).round().astype(np.uint8))
-        image = image.convert("RGB")
+        image = _to_8bit_rgb(ImageOps.exif_transpose(image))
         if min_side is not None and min(image.size) > min_side:
             scale = min_side / min(image.size)
             new_size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
@@ -381,18 +387,20 @@ def open_rgb(path: Path | str, min_side: int | None = None) -> torch.Tensor:
 
 
 def read_image(path: Path | str, size: int) -> torch.Tensor:
-    """One image as a ``uint8`` tensor ``(3, size, size)``: EXIF-rotated, RGB, resized (antialiased).
+    """One image as a ``uint8`` tensor ``(3, size, size)``: EXIF-rotated, RGB, resized (bilinear).
 
-    Grayscale, palette, RGBA, CMYK and 16-bit images become 8-bit RGB (see :func:`open_rgb`), so a
-    folder of mixed modes gives one shape. :func:`predict_image` reads images through this
-    function, and :func:`eval_transform` makes the same square input for a whole split.
+    Grayscale, palette, RGBA, CMYK and 16-bit images become 8-bit RGB, so a folder of mixed modes
+    gives one shape. :func:`predict_image` reads images this way, and so does the dependency-free
+    ``demo.py`` of week 10 (with PIL alone). :func:`eval_transform` on :class:`ImageFileDataset`
+    gives nearly the same pixels (it decodes large JPEGs at a reduced scale first).
     """
-    from torchvision.transforms.v2 import functional as TF
+    from PIL import Image, ImageOps
 
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
         raise ValueError(f"size must be a positive int (pixels), got {size!r}")
-    image = open_rgb(path, min_side=size)
-    return TF.resize(image, [size, size], antialias=True)
+    with Image.open(path) as image:
+        image = _to_8bit_rgb(ImageOps.exif_transpose(image)).resize((size, size), Image.Resampling.BILINEAR)
+        return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).contiguous()
 
 
 def load_images(root: Path | str, paths: Sequence[str], size: int) -> torch.Tensor:
