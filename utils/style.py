@@ -97,5 +97,5 @@ def synthesize(
         optimizer.step()
         with torch.no_grad():
             image.clamp_(0, 1)
-        rows.append({"step": step, "loss": float(loss), "seconds": time.perf_counter() - begin})
+        rows.append({"step": step, "loss": loss.item(), "seconds": time.perf_counter() - begin})
     return image.detach(), pd.DataFrame(rows)
