@@ -38,6 +38,7 @@ SYLLABUS = [
     ("5", "Semantic and instance segmentation"),
     ("6-7", "Review, mid-term project checkpoint"),
     ("8-9", "Advanced topics: inside CNNs, image generation, adversarial examples, distributed training"),
+    ("9", "Advanced topics, part two: self-supervised learning, metric learning and retrieval, diffusion, style"),
     ("10-12", "Final projects"),
     ("13", "Course summary"),
 ]

@@ -2,30 +2,34 @@
 
 Where does X live?
 
-======================  ========================================================================================
-module                  what it holds
-======================  ========================================================================================
-``utils.env``           fast mode, seeds, the device (``get_device``, ``model_device``), the environment line
-``utils.data``          real MNIST from ``data/``, downloadable data sets, scikit-image photos, image folders
-``utils.loaders``       ``TensorLoader``: a fast in-memory batch iterator over tensors
-``utils.augment``       batch-level augmentation for that iterator (translations, affine)
-``utils.models``        every network of the course, one file per task (see its docstring)
-``utils.training``      the one training engine: ``fit``, checkpoints and resume, the LR range test, schedules
-``utils.metrics``       the one predictor (``predict``), accuracy, confusion matrix, reports, calibration
-``utils.plots``         image grids, curves, confusion matrices, filters, feature maps
-``utils.results``       each notebook's key figures and time goals
-``utils.notebook``      the first and last cell of every notebook, the exercise checker
-``utils.course``        the repository's GitHub slug and Colab links
-``utils.scenes``        deterministic scenes of real MNIST digits (boxes, labels, masks)
-``utils.experiments``   week 3: hyperparameter searches, data splits, summaries over seeds, throughput
-``utils.detection``     week 4: boxes, IoU, NMS, box encoding, CenterNet targets/loss/decoding, mAP, drawing
-``utils.segmentation``  week 5: segmentation metrics and losses, crops, overlays, connected-component instances
-``utils.explain``       weeks 8-9: saliency, Grad-CAM with hooks, occlusion sensitivity
-``utils.generative``    weeks 8-9: VAE/GAN losses and training, Fréchet distance in a classifier's features
-``utils.attacks``       weeks 8-9: FGSM, PGD, robust accuracy, adversarial-training batches
-``utils.distributed``   weeks 8-9: DistributedDataParallel training launched with torchrun
-``utils.project``       week 10: image-folder checks, stratified split, export and reload, predict an image
-======================  ========================================================================================
+==========================  ========================================================================================
+module                      what it holds
+==========================  ========================================================================================
+``utils.env``               fast mode, seeds, the device (``get_device``, ``model_device``), the environment line
+``utils.data``              real MNIST from ``data/``, downloadable data sets, scikit-image photos, image folders
+``utils.loaders``           ``TensorLoader``: a fast in-memory batch iterator over tensors
+``utils.augment``           batch-level augmentation for that iterator (translations, affine)
+``utils.models``            every network of the course, one file per task (see its docstring)
+``utils.training``          the one training engine: ``fit``, checkpoints and resume, the LR range test, schedules
+``utils.metrics``           the one predictor (``predict``), accuracy, confusion matrix, reports, calibration
+``utils.plots``             image grids, curves, confusion matrices, filters, feature maps
+``utils.results``           each notebook's key figures and time goals
+``utils.notebook``          the first and last cell of every notebook, the exercise checker
+``utils.course``            the repository's GitHub slug and Colab links
+``utils.scenes``            deterministic scenes of real MNIST digits (boxes, labels, masks)
+``utils.experiments``       week 3: hyperparameter searches, data splits, summaries over seeds, throughput
+``utils.detection``         week 4: boxes, IoU, NMS, box encoding, CenterNet targets/loss/decoding, mAP, drawing
+``utils.segmentation``      week 5: segmentation metrics and losses, crops, overlays, connected-component instances
+``utils.explain``           weeks 8-9: saliency, Grad-CAM with hooks, occlusion sensitivity
+``utils.generative``        weeks 8-9: VAE/GAN losses and training, Fréchet distance in a classifier's features
+``utils.attacks``           weeks 8-9: FGSM, PGD, robust accuracy, adversarial-training batches
+``utils.distributed``       weeks 8-9: DistributedDataParallel training launched with torchrun
+``utils.selfsupervised``    week 9: SimCLR views, the NT-Xent loss, linear probes and k-NN on embeddings
+``utils.metric_learning``   week 9: triplet and ArcFace losses, Recall@k, verification pairs, ROC, threshold
+``utils.diffusion``         week 9: noise schedules, forward noising, the DDPM loss, DDPM and DDIM samplers
+``utils.style``             week 9: Gram matrices, texture synthesis with random filters, style transfer
+``utils.project``           week 10: image-folder checks, stratified split, export and reload, predict an image
+==========================  ========================================================================================
 
 Weeks 1-3 use the names below flat (``utils.fit``, ``utils.LeNet5``); later weeks reach their task module
 by name (``utils.detection.nms``, ``utils.models.SmallUNet``). Nothing is imported until first use (a
@@ -124,6 +128,10 @@ _SUBMODULES = frozenset(
         "generative",
         "attacks",
         "distributed",
+        "selfsupervised",
+        "metric_learning",
+        "diffusion",
+        "style",
         "project",
     )
 )

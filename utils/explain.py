@@ -8,6 +8,7 @@ moves when the digit moves.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -253,3 +254,60 @@ def explanation_inside_box(
     centres = centre_of_mass(maps, threshold)
     positions = torch.as_tensor(positions, dtype=centres.dtype, device=centres.device)
     return ((centres >= positions) & (centres < positions + box_size)).all(1)
+
+
+class TieSharingMaxPool2d(nn.Module):
+    """``nn.MaxPool2d(k)`` (stride = k, no padding) with the same output, whose backward pass shares a
+    window's gradient equally among its tied maxima.
+
+    PyTorch's max-pool sends all of a window's gradient to *one* maximum, the first in reading order.
+    On a flat background (a padded image's black border, a blank canvas) every window is a tie, so
+    the whole gradient lands on the top-left pixel of every window: a regular lattice in a saliency
+    map that says nothing about the model. Sharing the gradient among the tied maxima removes it.
+    """
+
+    def __init__(self, kernel_size: int) -> None:
+        super().__init__()
+        if not isinstance(kernel_size, int) or kernel_size < 1:
+            raise ValueError(f"kernel_size must be a positive int, got {kernel_size!r}")
+        self.kernel_size = kernel_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = self.kernel_size
+        h, w = (x.shape[-2] // k) * k, (x.shape[-1] // k) * k
+        x = x[..., :h, :w]  # what MaxPool2d's floor mode ignores
+        peak = F.interpolate(F.max_pool2d(x, k).detach(), scale_factor=k, mode="nearest")
+        is_max = (x == peak).to(x.dtype)
+        share = is_max / F.interpolate(F.avg_pool2d(is_max, k) * k * k, scale_factor=k, mode="nearest")
+        return F.avg_pool2d(x * share, k) * k * k  # = the max; its gradient is ``share``
+
+
+def share_pooling_ties(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose ``nn.MaxPool2d`` layers (square, stride = kernel, no padding) are
+    :class:`TieSharingMaxPool2d`: the same outputs, gradients without the max-pool lattice."""
+    twin = copy.deepcopy(model)
+    for name, module in list(twin.named_modules()):
+        for child_name, child in list(module.named_children()):
+            if isinstance(child, nn.MaxPool2d):
+                k, s, p = child.kernel_size, child.stride, child.padding
+                if not (isinstance(k, int) and s in (k, (k, k)) and p in (0, (0, 0)) and child.dilation in (1, (1, 1))):
+                    raise ValueError(f"{name}.{child_name}: only square max-pooling with stride = kernel, no padding")
+                setattr(module, child_name, TieSharingMaxPool2d(k))
+    return twin
+
+
+def lattice_share(maps: torch.Tensor, mask: torch.Tensor, period: int = 2) -> torch.Tensor:
+    """How a heat map's energy (squared values) on the pixels of ``mask`` ``(H, W)`` splits over the
+    ``period x period`` phases of the pixel grid: ``(period, period)``, summing to 1. A map without a
+    lattice gives about ``1 / period^2`` everywhere; max-pool tie routing piles it on one phase."""
+    if maps.ndim != 3 or mask.shape != maps.shape[-2:] or mask.dtype != torch.bool:
+        raise ValueError(f"maps must be (N, H, W) and mask a bool (H, W), got {tuple(maps.shape)}, {tuple(mask.shape)}")
+    if not isinstance(period, int) or period < 1:
+        raise ValueError(f"period must be a positive int, got {period!r}")
+    energy = torch.zeros(period, period, dtype=torch.float64)
+    for a in range(period):
+        for b in range(period):
+            phase = torch.zeros_like(mask)
+            phase[a::period, b::period] = True
+            energy[a, b] = maps[:, phase & mask].double().square().sum()
+    return energy / energy.sum().clamp_min(1e-300)

@@ -6,6 +6,7 @@ plots) stays in the task modules.
                                 ``conv_output_size``, ``count_parameters``
 ``utils.models.detectors``      ``TinyCenterNet`` (week 4)
 ``utils.models.segmenters``     ``SmallFCN``, ``SmallUNet`` (week 5)
+``utils.models.embedders``     ``EmbeddingNet``, ``TimeUNet``, ``timestep_embedding`` (week 9)
 ``utils.models.generators``     ``Autoencoder``, ``VAE``, ``DCGANGenerator``, ``DCGANDiscriminator``,
                                 ``init_dcgan_weights``, ``FeatureExtractor`` (weeks 8-9)
 ==============================  ======================================================================
@@ -13,6 +14,7 @@ plots) stays in the task modules.
 
 from utils.models.classifiers import MLP, LeNet5, SmallCNN, TunableCNN, conv_output_size, count_parameters
 from utils.models.detectors import TinyCenterNet
+from utils.models.embedders import EmbeddingNet, TimeUNet, timestep_embedding
 from utils.models.generators import (
     VAE,
     Autoencoder,
@@ -39,4 +41,7 @@ __all__ = [
     "init_dcgan_weights",
     "SmallFCN",
     "SmallUNet",
+    "EmbeddingNet",
+    "TimeUNet",
+    "timestep_embedding",
 ]
