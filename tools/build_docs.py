@@ -36,7 +36,7 @@ SYLLABUS = [
     ("3", "Training and tuning: augmentation, data generators, evaluation, transfer learning"),
     ("4", "Object detection"),
     ("5", "Semantic and instance segmentation"),
-    ("6-7", "Review, mid-term project checkpoint"),
+    ("6-7", "CNN architectures from AlexNet to ConvNeXt and ViT, measured; the mid-term self-study essay"),
     ("8-9", "Advanced topics: inside CNNs, image generation, adversarial examples, distributed training"),
     ("9", "Advanced topics, part two: self-supervised learning, metric learning and retrieval, diffusion, style"),
     ("10-12", "Final projects"),

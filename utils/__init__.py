@@ -20,6 +20,7 @@ module                      what it holds
 ``utils.experiments``       week 3: hyperparameter searches, data splits, summaries over seeds, throughput
 ``utils.detection``         week 4: boxes, IoU, NMS, box encoding, CenterNet targets/loss/decoding, mAP, drawing
 ``utils.segmentation``      week 5: segmentation metrics and losses, crops, overlays, connected-component instances
+``utils.architectures``     weeks 6-7: FLOPs, CPU latency, receptive fields, torchvision's model zoo on the meta device
 ``utils.explain``           weeks 8-9: saliency, Grad-CAM with hooks, occlusion sensitivity
 ``utils.generative``        weeks 8-9: VAE/GAN losses and training, Fréchet distance in a classifier's features
 ``utils.attacks``           weeks 8-9: FGSM, PGD, robust accuracy, adversarial-training batches
@@ -124,6 +125,7 @@ _SUBMODULES = frozenset(
         "experiments",
         "detection",
         "segmentation",
+        "architectures",
         "explain",
         "generative",
         "attacks",

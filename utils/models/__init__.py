@@ -6,12 +6,15 @@ plots) stays in the task modules.
                                 ``conv_output_size``, ``count_parameters``
 ``utils.models.detectors``      ``TinyCenterNet`` (week 4)
 ``utils.models.segmenters``     ``SmallFCN``, ``SmallUNet`` (week 5)
-``utils.models.embedders``     ``EmbeddingNet``, ``TimeUNet``, ``timestep_embedding`` (week 9)
+``utils.models.architectures``  AlexNet to ConvNeXt and ViT from their blocks, full-size and small
+                                (weeks 6-7; reached as a module: ``utils.models.architectures.resnet``)
+``utils.models.embedders``      ``EmbeddingNet``, ``TimeUNet``, ``timestep_embedding`` (week 9)
 ``utils.models.generators``     ``Autoencoder``, ``VAE``, ``DCGANGenerator``, ``DCGANDiscriminator``,
                                 ``init_dcgan_weights``, ``FeatureExtractor`` (weeks 8-9)
 ==============================  ======================================================================
 """
 
+from utils.models import architectures
 from utils.models.classifiers import MLP, LeNet5, SmallCNN, TunableCNN, conv_output_size, count_parameters
 from utils.models.detectors import TinyCenterNet
 from utils.models.embedders import EmbeddingNet, TimeUNet, timestep_embedding
@@ -26,6 +29,7 @@ from utils.models.generators import (
 from utils.models.segmenters import SmallFCN, SmallUNet
 
 __all__ = [
+    "architectures",
     "MLP",
     "LeNet5",
     "SmallCNN",
