@@ -284,6 +284,24 @@ def test_show_detections_draws_one_rectangle_per_box_and_refuses_mismatches():
     plt.close(fig)
 
 
+def test_captions_stay_inside_the_image_and_never_cover_each_other():
+    # a duplicate box one pixel from another (both captions want the same spot), and a box at the
+    # image's top-left corner, whose caption above the box would be clipped away
+    boxes = torch.tensor([[12.0, 12, 40, 52], [11, 10, 41, 48], [0, 0, 20, 20], [70, 0, 96, 30]])
+    fig, ax = plt.subplots(figsize=(3.2, 3.2))
+    ax.imshow(torch.zeros(96, 96).numpy(), cmap="gray")
+    D.draw_boxes(ax, boxes, torch.tensor([0, 0, 0, 1]), torch.tensor([0.95, 0.60, 0.85, 0.5]))
+    renderer = fig.canvas.get_renderer()
+    captions = [t for t in ax.texts if t.get_gid() == "box caption"]
+    assert sorted(t.get_text() for t in captions) == ["0 0.60", "0 0.85", "0 0.95", "1 0.50"]
+    extents = [t.get_window_extent(renderer) for t in captions]
+    frame = ax.get_window_extent(renderer)
+    for extent in extents:
+        assert frame.x0 <= extent.x0 and extent.x1 <= frame.x1 and frame.y0 <= extent.y0 and extent.y1 <= frame.y1
+    assert not any(a.overlaps(b) for k, a in enumerate(extents) for b in extents[k + 1 :])
+    plt.close(fig)
+
+
 def test_nms_refuses_nan_scores_instead_of_keeping_them_first():
     boxes = torch.tensor([[0.0, 0, 10, 10], [1.0, 0, 11, 10]])
     # argsort puts NaN first, so the NaN-scored box would be kept and suppress the 0.9 one

@@ -65,3 +65,37 @@ def test_bad_arguments(kwargs, message):
     arguments = {"n": 2, **kwargs}
     with pytest.raises(ValueError, match=message):
         scenes.make_scenes(**arguments)
+
+
+def test_excluded_sources_are_never_drawn_and_the_default_is_unchanged():
+    train = scenes.make_scenes(60, "train", seed=0)
+    val = scenes.make_scenes(60, "train", seed=7, exclude_sources=train.source_indices)
+    used_by_train = set(torch.cat(train.source_indices).tolist())
+    assert used_by_train and not used_by_train & set(torch.cat(val.source_indices).tolist())
+    # the same exclusion given as one tensor gives the same scenes; no exclusion keeps the old draws
+    again = scenes.make_scenes(60, "train", seed=7, exclude_sources=torch.cat(train.source_indices))
+    assert torch.equal(again.images, val.images)
+    assert torch.equal(scenes.make_scenes(5, "train", seed=7, exclude_sources=[]).images,
+                       scenes.make_scenes(5, "train", seed=7).images)
+    from utils import load_mnist
+
+    train_labels = load_mnist("train")[1]
+    for labels, sources in zip(val.labels, val.source_indices):
+        assert torch.equal(labels, train_labels[sources])
+
+
+def test_only_one_digit_left_to_draw():
+    everything_but_one = torch.cat([torch.arange(0, 123), torch.arange(124, 10000)])
+    few = scenes.make_scenes(3, "test", seed=0, exclude_sources=everything_but_one)
+    assert set(torch.cat(few.source_indices).tolist()) == {123}
+
+
+@pytest.mark.parametrize("exclude,message", [
+    (torch.tensor([10000]), "must lie in"),
+    (torch.tensor([-1]), "must lie in"),
+    (torch.tensor([0.5]), "integer"),
+    (torch.arange(10000), "leaves no digit"),
+])
+def test_bad_exclusions(exclude, message):
+    with pytest.raises(ValueError, match=message):
+        scenes.make_scenes(2, "test", exclude_sources=exclude)

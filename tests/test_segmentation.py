@@ -180,3 +180,54 @@ def test_plots_return_figures(scenes):
     ]
     assert all(isinstance(f, plt.Figure) for f in figures)
     plt.close("all")
+
+
+def test_intersections_show_merges_and_splits_and_ious_follow_from_them():
+    true = torch.zeros(6, 8, dtype=torch.int64)
+    true[0:2, 0:2], true[0:2, 2:4], true[4:6, 0:8] = 1, 2, 3  # two touching squares, one long bar
+    predicted = torch.zeros_like(true)
+    predicted[0:2, 0:4] = 1  # the two squares merged
+    predicted[4:6, 0:3], predicted[4:6, 5:8] = 2, 3  # the bar split in two, its middle missed
+    overlap = seg.instance_intersections(predicted, true)
+    assert overlap.tolist() == [[4, 4, 0], [0, 0, 6], [0, 0, 6]]
+    assert ((overlap > 0).sum(1) >= 2).tolist() == [True, False, False]  # predicted 1 merges
+    assert ((overlap > 0).sum(0) >= 2).tolist() == [False, False, True]  # true 3 is split
+    assert torch.allclose(seg.instance_ious(predicted, true)[0], torch.tensor([0.5, 0.5, 0.0]))
+    assert torch.allclose(seg.instance_ious(predicted, true)[:, 2], torch.tensor([0.0, 6 / 16, 6 / 16]))
+    assert seg.instance_intersections(torch.zeros_like(true), true).shape == (0, 3)
+    with pytest.raises(ValueError, match="integer ids"):
+        seg.instance_intersections(predicted.float(), true)
+    with pytest.raises(ValueError, match="one shape"):
+        seg.instance_intersections(predicted[:3], true)
+
+
+def test_match_instance_ids_gives_one_object_one_id(scenes):
+    true = next(mask for mask in scenes.instance_masks if mask.max() >= 3)
+    shuffled = torch.zeros_like(true)
+    order = torch.arange(int(true.max()), 0, -1)  # ids in reverse
+    for new, old in enumerate(order.tolist(), start=1):
+        shuffled[true == old] = new
+    assert not torch.equal(shuffled, true) and torch.equal(seg.match_instance_ids(shuffled, true), true)
+    # a split: the larger piece keeps the digit's id, the other piece gets the next free id
+    split = true.clone()
+    ys, xs = torch.nonzero(true == 1, as_tuple=True)
+    piece = ys < ys.float().median()
+    split[ys[piece], xs[piece]] = int(true.max()) + 5
+    relabelled = seg.match_instance_ids(split, true)
+    assert set(relabelled.unique().tolist()) == set(range(int(true.max()) + 2))
+    assert (relabelled[true == 0] == 0).all()
+
+
+def test_instance_colours_are_distinct_for_the_first_ten_ids():
+    colours = seg.colorize_instances(torch.arange(11).view(1, 11))[0]
+    assert (colours[0] == 0).all()
+    assert len({tuple(c) for c in colours[1:].round(3).tolist()}) == 10
+
+
+def test_row_labels_name_the_rows(scenes):
+    masks = scenes.semantic_masks[:2]
+    fig = seg.show_segmentations(scenes.images[:2], {"ground truth": masks}, row_labels=["scene 7", "scene 9"])
+    assert [fig.axes[k].get_ylabel() for k in (0, 2)] == ["scene 7", "scene 9"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="row labels"):
+        seg.show_segmentations(scenes.images[:2], {"ground truth": masks}, row_labels=["one"])

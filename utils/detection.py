@@ -541,6 +541,63 @@ def coco_map(
 # -------------------------------------------------------------------------------------------- drawing
 
 
+def _caption_spots(box: tuple[float, float, float, float], label_position: str) -> list[tuple[float, float, str, str]]:
+    """Where a box's caption may go, best first: ``(x, y, horizontal, vertical alignment)``, pixels."""
+    x1, y1, x2, y2 = box
+    above, inside_top = (y1 - 1.5, "bottom"), (y1 + 0.5, "top")
+    below, inside_bottom = (y2 + 0.5, "top"), (y2 - 1.5, "bottom")
+    rows = [above, inside_top, below, inside_bottom]
+    if label_position == "bottom":
+        rows = [below, inside_bottom, above, inside_top]
+    return [(x, y, ha, va) for y, va in rows for x, ha in ((x1 - 0.5, "left"), (x2 - 0.5, "right"))]
+
+
+def _caption_style(x: float, y: float, caption: str, color: str, ha: str, va: str) -> dict:
+    box_style = {"facecolor": color, "edgecolor": "none", "pad": 0.8, "alpha": 0.9}
+    return {
+        "x": x,
+        "y": y,
+        "s": caption,
+        "color": "black",
+        "fontsize": 7,
+        "ha": ha,
+        "va": va,
+        "bbox": box_style,
+        "clip_on": True,
+        "gid": "box caption",
+    }
+
+
+def _place_caption(
+    ax: plt.Axes, caption: str, box: tuple[float, float, float, float], color: str, label_position: str
+) -> None:
+    """Write ``caption`` at the first spot of :func:`_caption_spots` that lies inside the axes and
+    covers no caption already drawn there, so that no caption is clipped or hidden by another; when
+    every spot is taken, at the first one inside the axes."""
+    renderer = ax.figure.canvas.get_renderer() if hasattr(ax.figure.canvas, "get_renderer") else None
+    ax.apply_aspect()  # the image's place in the axes, as it will be drawn
+    others = [t.get_window_extent(renderer).padded(1.0) for t in ax.texts if t.get_gid() == "box caption"]
+    frame = ax.get_window_extent(renderer)
+    fallback = None
+    for spot in _caption_spots(box, label_position):
+        text = ax.text(**_caption_style(*spot[:2], caption, color, *spot[2:]))
+        if renderer is None:  # a canvas that cannot measure text: the preferred spot
+            return
+        extent = text.get_window_extent(renderer).padded(1.0)  # with the coloured background's margin
+        inside = frame.x0 <= extent.x0 and extent.x1 <= frame.x1 and frame.y0 <= extent.y0 and extent.y1 <= frame.y1
+        if inside and not any(extent.overlaps(other) for other in others):
+            if fallback is not None:
+                fallback.remove()
+            return
+        if inside and fallback is None:
+            fallback = text
+        else:
+            text.remove()
+    if fallback is None:  # no spot inside the axes (a box larger than the image): the first one, clipped
+        spot = _caption_spots(box, label_position)[0]
+        ax.text(**_caption_style(*spot[:2], caption, color, *spot[2:]))
+
+
 def draw_boxes(
     ax: plt.Axes,
     boxes: torch.Tensor,
@@ -551,7 +608,11 @@ def draw_boxes(
     class_names: Sequence[str] | None = None,
     label_position: str = "top",
 ) -> plt.Axes:
-    """Draw ``xyxy`` boxes on ``ax`` (over an image shown with ``imshow``), captioned with label and score."""
+    """Draw ``xyxy`` boxes on ``ax`` (over an image shown with ``imshow``), captioned with label and score.
+
+    A caption goes above the box (``label_position="top"``) or below it (``"bottom"``); where it
+    would leave the image or cover another caption, it moves inside the box or to its other side.
+    """
     boxes = check_boxes(boxes.detach().float().cpu() if isinstance(boxes, torch.Tensor) else boxes)
     for name, values in (("labels", labels), ("scores", scores)):
         if values is not None and len(values) != len(boxes):
@@ -568,17 +629,7 @@ def draw_boxes(
         if scores is not None:
             caption.append(f"{float(scores[i]):.2f}")
         if caption:
-            y = y1 - 1.5 if label_position == "top" else y2 + 0.5
-            ax.text(
-                x1 - 0.5,
-                y,
-                " ".join(caption),
-                color="black",
-                fontsize=7,
-                va="bottom" if label_position == "top" else "top",
-                bbox={"facecolor": color, "edgecolor": "none", "pad": 0.8, "alpha": 0.9},
-                clip_on=True,
-            )
+            _place_caption(ax, " ".join(caption), (x1, y1, x2, y2), color, label_position)
     return ax
 
 

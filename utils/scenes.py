@@ -5,11 +5,14 @@ optional clutter (unlabelled fragments of other digits) and noise. For every sce
 boxes (``xyxy`` pixels, tight around each digit's strokes), the labels (0-9), a semantic mask
 (0 = background, ``1 + digit`` where a digit's stroke is) and an instance mask (0 = background,
 ``k`` for the k-th digit). Training scenes use digits from the MNIST training split only, test
-scenes from the test split only. The same arguments and seed give the same scenes.
+scenes from the test split only; validation scenes come from the training split with
+``exclude_sources`` set to the training scenes' digits, so that no digit of them was trained on.
+The same arguments and seed give the same scenes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -62,6 +65,31 @@ def _check_arguments(
         raise ValueError(f"need 8 <= min_size <= max_size <= canvas, got {min_size}, {max_size}, {canvas}")
 
 
+def _allowed_sources(split_size: int, exclude_sources: torch.Tensor | Sequence[torch.Tensor] | None) -> torch.Tensor:
+    """The MNIST indices a scene may draw from: all of the split, less ``exclude_sources``."""
+    pool = torch.arange(split_size)
+    if exclude_sources is None:
+        return pool
+    if isinstance(exclude_sources, torch.Tensor):
+        excluded = exclude_sources.reshape(-1)
+    else:
+        parts = [torch.as_tensor(part).reshape(-1) for part in exclude_sources]
+        excluded = torch.cat(parts) if parts else torch.zeros(0, dtype=torch.int64)
+    if excluded.is_floating_point() or excluded.is_complex():
+        raise ValueError(f"exclude_sources must hold integer MNIST indices, got dtype {excluded.dtype}")
+    excluded = excluded.long()
+    if len(excluded) and (excluded.min() < 0 or excluded.max() >= split_size):
+        raise ValueError(
+            f"exclude_sources must lie in 0..{split_size - 1} (the split's indices), "
+            f"got {int(excluded.min())}..{int(excluded.max())}"
+        )
+    keep = torch.ones(split_size, dtype=torch.bool)
+    keep[excluded] = False
+    if not keep.any():
+        raise ValueError("exclude_sources leaves no digit of the split to draw from")
+    return pool[keep]
+
+
 def make_scenes(
     n: int,
     split: str = "train",
@@ -74,6 +102,7 @@ def make_scenes(
     clutter: int = 2,
     noise: float = 0.03,
     seed: int = 0,
+    exclude_sources: torch.Tensor | Sequence[torch.Tensor] | None = None,
 ) -> Scenes:
     """Make ``n`` scenes of real MNIST digits from ``split`` on a ``canvas`` x ``canvas`` image.
 
@@ -82,12 +111,18 @@ def make_scenes(
         max_overlap: largest IoU allowed between the squares of two digits in one scene.
         clutter: number of unlabelled 6x6 fragments of other digits per scene (background).
         noise: standard deviation of Gaussian pixel noise.
+        exclude_sources: indices into the MNIST ``split`` (one tensor, or a list such as another
+            ``Scenes``' ``source_indices``) that neither the digits nor the clutter of these scenes
+            may use: validation scenes disjoint from the training scenes' digits. ``None`` (the
+            default) draws from the whole split.
 
     >>> train = make_scenes(1000, "train", seed=0)
     >>> train.images.shape, train.boxes[0], train.labels[0]
+    >>> val = make_scenes(200, "train", seed=5, exclude_sources=train.source_indices)
     """
     _check_arguments(n, split, canvas, min_digits, max_digits, min_size, max_size)
     digits, digit_labels = load_mnist(split)
+    pool = _allowed_sources(len(digits), exclude_sources)
     generator = torch.Generator().manual_seed(seed)
     randint = lambda low, high: int(torch.randint(low, high + 1, (1,), generator=generator))  # noqa: E731
 
@@ -109,7 +144,7 @@ def make_scenes(
                     break
             else:
                 continue  # no room for another digit
-            source = randint(0, len(digits) - 1)
+            source = int(pool[randint(0, len(pool) - 1)])
             digit = F.interpolate(
                 digits[source].float().div(255).view(1, 1, 28, 28),
                 size=(size, size),
@@ -134,7 +169,7 @@ def make_scenes(
             labels.append(int(digit_labels[source]))
             sources.append(source)
         for _ in range(clutter):  # unlabelled fragments: the detector must learn to ignore them
-            fragment = digits[randint(0, len(digits) - 1)].float().div(255)
+            fragment = digits[int(pool[randint(0, len(pool) - 1)])].float().div(255)
             fy, fx = randint(4, 18), randint(4, 18)
             piece = fragment[fy : fy + 6, fx : fx + 6] * 0.6
             y, x = randint(0, canvas - 6), randint(0, canvas - 6)

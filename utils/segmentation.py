@@ -381,20 +381,58 @@ def connected_instances(
     return torch.from_numpy(instances).to(device), torch.tensor(classes, dtype=torch.int64, device=device)
 
 
-def instance_ious(predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-    """IoU between every predicted instance (rows) and every true instance (columns) of one image."""
+def instance_intersections(predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Pixels shared by every predicted instance (rows) and every true instance (columns) of one image.
+
+    A row with two or more non-zero entries is a predicted instance that merges true ones; a column
+    with two or more, a true instance split between predicted ones.
+    """
     if predicted.shape != true.shape or predicted.ndim != 2:
         raise ValueError(
             f"expected two instance masks (H, W) of one shape, got {tuple(predicted.shape)} and {tuple(true.shape)}"
         )
+    negative = predicted.numel() > 0 and bool(predicted.min() < 0 or true.min() < 0)
+    if predicted.is_floating_point() or true.is_floating_point() or negative:
+        raise ValueError("instance masks must hold integer ids >= 0 (0 = background)")
     p, t = int(predicted.max()), int(true.max())
     if p == 0 or t == 0:
-        return torch.zeros(p, t, device=predicted.device)
+        return torch.zeros(p, t, dtype=torch.int64, device=predicted.device)
     pred_one_hot = F.one_hot(predicted.reshape(-1).long(), p + 1)[:, 1:].double()
     true_one_hot = F.one_hot(true.reshape(-1).long(), t + 1)[:, 1:].double()
-    intersection = pred_one_hot.T @ true_one_hot
-    union = pred_one_hot.sum(0)[:, None] + true_one_hot.sum(0)[None, :] - intersection
+    return (pred_one_hot.T @ true_one_hot).round().long()
+
+
+def instance_ious(predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """IoU between every predicted instance (rows) and every true instance (columns) of one image."""
+    intersection = instance_intersections(predicted, true).double()
+    if intersection.numel() == 0:
+        return intersection.float()
+    pred_area = torch.bincount(predicted.reshape(-1).long(), minlength=intersection.shape[0] + 1)[1:].double()
+    true_area = torch.bincount(true.reshape(-1).long(), minlength=intersection.shape[1] + 1)[1:].double()
+    union = pred_area[:, None] + true_area[None, :] - intersection
     return (intersection / union.clamp(min=1)).float()
+
+
+def match_instance_ids(predicted: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Renumber ``predicted``'s instances after ``reference``'s, so that one object keeps one colour.
+
+    Predicted and reference instances are paired one to one (Hungarian algorithm on IoU, pairs that
+    overlap at all); a paired instance takes its partner's id, an unpaired one the next free id
+    after ``reference``'s largest, in its old order. Background (0) stays 0.
+    """
+    ious = instance_ious(predicted, reference)
+    new_ids = torch.zeros(ious.shape[0] + 1, dtype=torch.int64)
+    if ious.numel():
+        rows, cols = linear_sum_assignment(ious.cpu().numpy(), maximize=True)
+        for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+            if ious[row, col] > 0:
+                new_ids[row + 1] = col + 1
+    present = torch.bincount(predicted.reshape(-1).long().cpu(), minlength=len(new_ids)) > 0
+    next_id = int(reference.max()) + 1
+    for k in range(1, len(new_ids)):
+        if new_ids[k] == 0 and present[k]:  # ids that no pixel carries take no new id
+            new_ids[k], next_id = next_id, next_id + 1
+    return new_ids.to(predicted.device)[predicted.long()]
 
 
 def matched_instance_iou(predicted: Sequence[torch.Tensor], true: Sequence[torch.Tensor]) -> dict[str, float]:
@@ -470,13 +508,15 @@ def colorize_mask(mask: torch.Tensor, num_classes: int = NUM_SEMANTIC_CLASSES) -
 
 
 def colorize_instances(instance_mask: torch.Tensor) -> np.ndarray:
-    """An RGB image ``(H, W, 3)`` of an instance-id mask: black background, one tab20 colour per id."""
+    """An RGB image ``(H, W, 3)`` of an instance-id mask: black background, one colour per id (the ten
+    distinct colours of tab10 for ids 1-10, then the light half of tab20), the same colour for the same
+    id in every figure."""
     if not isinstance(instance_mask, torch.Tensor) or instance_mask.ndim != 2:
         raise ValueError(
             f"expected one instance mask (H, W), got {getattr(instance_mask, 'shape', type(instance_mask))}"
         )
     ids = instance_mask.cpu().numpy()
-    palette = np.array([(0.0, 0.0, 0.0), *_palette("tab20")])
+    palette = np.array([(0.0, 0.0, 0.0), *_palette("tab10"), *_palette("tab20")[1::2]])
     return palette[np.where(ids > 0, (ids - 1) % 20 + 1, 0)]
 
 
@@ -510,8 +550,12 @@ def show_segmentations(
     overlay: bool = True,
     title: str | None = None,
     size: float = 1.9,
+    row_labels: Sequence[str] | None = None,
 ) -> plt.Figure:
     """A grid: one row per image; first the image, then one column per named set of masks.
+
+    ``row_labels`` names each row (default ``"scene 0"``, ``"scene 1"``, ...: pass the scenes' own
+    indices when the images are not the first ones).
 
     ``columns`` maps a caption (e.g. ``"ground truth"``, ``"U-Net"``) to class-id masks ``(N, H, W)``,
     drawn as colour overlays. A column whose name contains ``"differ"`` (boolean masks) is drawn as
@@ -520,6 +564,8 @@ def show_segmentations(
     n = len(images)
     if n == 0:
         raise ValueError("no images to show")
+    if row_labels is not None and len(row_labels) != n:
+        raise ValueError(f"got {n} images but {len(row_labels)} row labels")
     for name, masks in columns.items():
         if len(masks) != n:
             raise ValueError(f"got {n} images but {len(masks)} masks in column {name!r}")
@@ -546,7 +592,7 @@ def show_segmentations(
         for ax in axes[i]:
             ax.set_xticks([])
             ax.set_yticks([])
-        axes[i, 0].set_ylabel(f"scene {i}", fontsize=8)
+        axes[i, 0].set_ylabel(row_labels[i] if row_labels is not None else f"scene {i}", fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -57,7 +57,10 @@ def _check_input(model: nn.Module, x: torch.Tensor, levels: int) -> None:
 
 
 class SmallFCN(nn.Module):
-    """A small fully convolutional network (Long et al., 2015): no skips, no learned decoder.
+    """A small fully convolutional network like FCN-32s (Long et al., 2015): no skips, no learned decoder.
+
+    The FCN paper's best model, FCN-8s, adds the class scores of two finer pooling layers (skip
+    connections by addition); this one leaves them out, to show what skips and a decoder buy.
 
     The encoder's coarsest features (1/2^(L-1) of the input size) get a 1x1 convolution that scores
     the classes, and bilinear upsampling brings the scores back to the input size, as the FCN
