@@ -30,7 +30,7 @@ def run_week10(tmp_path: Path, sample: dict[str, Path], name: str) -> tuple[Path
         "IMAGE_FOLDER": str(sample["images"]),
         "PREDICT_FOLDER": str(sample["unlabelled"]),
         "OUTPUT_DIR": str(output_dir),
-        "IMAGE_SIZE": 64,
+        "IMAGE_SIZE": 48,
         "EPOCHS": 1,
         "BATCH_SIZE": 16,
         "NUM_WORKERS": 2,
@@ -58,7 +58,7 @@ def small_project(tmp_path_factory) -> dict[str, Path]:
     sys.path.insert(0, str(ROOT))
     import utils
 
-    return utils.project.write_sample_project(tmp_path_factory.mktemp("project") / "sample", seed=1, scale=0.3)
+    return utils.project.write_sample_project(tmp_path_factory.mktemp("project") / "sample", seed=1, scale=0.2)
 
 
 def test_papermill_parameters_run_the_notebook_on_a_given_folder_reproducibly(tmp_path, small_project):

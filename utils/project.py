@@ -307,7 +307,7 @@ def split_is_current(path: Path | str, files: pd.DataFrame, seed: int, fractions
     _check_files_table(files, ["path", "status"])
     path = Path(path)
     if not path.exists():
-        return False, f"there is no saved split at {path}"
+        return False, f"there is no saved split ({path.name} does not exist yet)"
     saved = load_split(path)
     usable = set(files.loc[files["status"] == "ok", "path"])
     if set(saved["path"]) != usable:
@@ -740,10 +740,11 @@ def write_sample_project(root: Path | str, seed: int = 0, scale: float = 1.0) ->
 
     ``root/images/<class>/`` holds digits (real MNIST), faces and natural-scene patches (scikit-image's
     ``lfw_subset``), each image from its own source, so no two images, and so no two splits, share
-    pixels. Every image is tinted with random colours and resized to a random size of 96-320 px, so
-    neither colour nor size gives the class away. Planted problems for the data checks: a truncated
-    JPEG, an exact duplicate, a CMYK JPEG, a 16-bit PNG, a text file in a class folder and one beside
-    them. ``root/unlabelled/`` holds images of held-out sources for prediction, and
+    pixels. Every image is tinted with random colours and resized to a random size of 96-320 px, drawn
+    the same way for every class, so the tint and the size say nothing about the class (the contrast
+    of the content still can: digits are thin strokes on a flat background). Planted problems for the
+    data checks: a truncated JPEG, an exact duplicate, a CMYK JPEG, a 16-bit PNG, a text file in a
+    class folder and one beside them. ``root/unlabelled/`` holds images of held-out sources for prediction, and
     ``root/unlabelled_answers.csv`` their true classes (a group's real unlabelled images have none).
     ``scale`` shrinks the class sizes (for quick tests). ``root`` must not exist yet.
     """
