@@ -208,3 +208,18 @@ def test_data_helpers_take_gpu_tensors(gpu, digits, tmp_path):
     pixels = (digits[0][:4, 0] * 255).to(torch.uint8).to(gpu)
     root = utils.write_image_folder(pixels, digits[1][:4].to(gpu), tmp_path / "folder")
     assert len(list(root.rglob("*.png"))) == 4
+
+
+def test_predict_folder_and_predict_over_a_loader_on_the_gpu(gpu, tmp_path, monkeypatch):
+    import numpy as np
+    from torch import nn
+
+    # pinning memory needs a real CUDA driver, which the simulation has not: load unpinned, predict on the "GPU"
+    unpinned = utils.project.image_loader
+    monkeypatch.setattr(utils.project, "image_loader", lambda *args, **kwargs: unpinned(*args, **{**kwargs, "device": None}))
+
+    for i in range(5):
+        Image.fromarray(np.full((20, 24, 3), 40 * i, dtype=np.uint8)).save(tmp_path / f"{i}.jpg")
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 2)).to(gpu).eval()
+    table = utils.project.predict_folder(model, tmp_path, ["a", "b"], size=16, batch_size=2)
+    assert len(table) == 5 and table["confidence"].between(0.5, 1).all()
