@@ -30,6 +30,7 @@ module                      what it holds
 ``utils.diffusion``         week 9: noise schedules, forward noising, the DDPM loss, DDPM and DDIM samplers
 ``utils.style``             week 9: Gram matrices, texture synthesis with random filters, style transfer
 ``utils.project``           week 10: image-folder checks, stratified split, export and reload, predict an image
+``utils.exercises``         the coding exercises' checkers, one module per week (``utils.exercises.week02``)
 ==========================  ========================================================================================
 
 Weeks 1-3 use the names below flat (``utils.fit``, ``utils.LeNet5``); later weeks reach their task module
@@ -135,6 +136,7 @@ _SUBMODULES = frozenset(
         "diffusion",
         "style",
         "project",
+        "exercises",
     )
 )
 
