@@ -74,10 +74,10 @@ def _verdict(exercise: str, status: Status, message: str) -> CheckResult:
     return CheckResult(exercise, status, message)
 
 
-def call(student: Callable[..., Any], case: Case) -> Any:
-    """Call the student's code on fresh copies of the case's arguments (so in-place edits cannot leak)."""
-    args = tuple(_fresh(value) for value in case.args)
-    kwargs = {key: _fresh(value) for key, value in case.kwargs.items()}
+def call(student: Callable[..., Any], case: Case, copy_inputs: bool = True) -> Any:
+    """Call the student's code on the case's arguments, by default on fresh copies (so in-place edits cannot leak)."""
+    args = tuple(_fresh(value) for value in case.args) if copy_inputs else case.args
+    kwargs = {key: _fresh(value) for key, value in case.kwargs.items()} if copy_inputs else case.kwargs
     try:
         return student(*args, **kwargs)
     except (NotImplementedError, CheckFailed):
@@ -176,7 +176,7 @@ def compare_gradients(
     fresh = [
         value.detach().clone().requires_grad_(True) if i in positions else value for i, value in enumerate(case.args)
     ]
-    answer_output = call(student, Case(case.description, tuple(fresh), case.kwargs))
+    answer_output = call(student, Case(case.description, tuple(fresh), case.kwargs), copy_inputs=False)
     if not isinstance(answer_output, torch.Tensor) or answer_output.grad_fn is None:
         raise CheckFailed(
             f"on {case.description}, the output is not connected to the inputs in the autograd graph "
