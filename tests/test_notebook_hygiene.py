@@ -57,6 +57,26 @@ def test_has_exercises_with_solutions_summary_and_references(notebook):
     assert re.search(r"^#+ .*references", markdown, re.IGNORECASE | re.MULTILINE)
 
 
+TIME = r"~\d+(?:[.,]\d+)? ?(?:min|h)\b"
+TIMED_LINE = re.compile(r"^(?:#{2,3} (?:\d+\. |Exercises?\b)|\*\*Exercises? [\d.]+)")
+
+
+def untimed_sections_and_exercises(markdown: str) -> list[str]:
+    """Numbered section headings and exercise lines that give no student time such as '(~15 min)'."""
+    return [line for line in markdown.splitlines() if TIMED_LINE.match(line) and not re.search(TIME, line)]
+
+
+def test_every_section_and_exercise_has_a_student_time(notebook):
+    path, nb = notebook
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert untimed_sections_and_exercises(markdown) == [], "add an estimated student time, e.g. '(~15 min)'"
+
+
+def test_the_time_check_finds_untimed_lines():
+    text = "## 1. Data (~10 min)\n## 2. Models\n### Exercise 3 (coding): IoU\n**Exercise 1.1 (size, ~5 min).**\n## Summary"
+    assert untimed_sections_and_exercises(text) == ["## 2. Models", "### Exercise 3 (coding): IoU"]
+
+
 def test_stored_outputs_are_a_clean_full_run(notebook):
     path, nb = notebook
     cells = code_cells(nb)
