@@ -11,7 +11,7 @@ TORCH  ?=
 LAB_ARGS ?=
 PINNED_TORCH := $(shell grep -E '^torch(vision)?==' constraints.txt)
 
-.PHONY: setup dev-setup lab lint test notebooks colab-links clean
+.PHONY: setup dev-setup lab lint test notebooks colab-links student clean
 
 # Create .venv and install requirements.txt with the tested torch/torchvision builds (constraints.txt),
 # showing pip's progress; redone only when those files change (make clean first to switch TORCH builds).
@@ -61,5 +61,10 @@ notebooks: dev-setup
 colab-links: dev-setup
 	$(BIN)/python tools/build_docs.py
 
+# The student edition in student/ (git-ignored): solutions become stubs that raise NotImplementedError,
+# worked solutions are removed, Colab links point to the `student` branch (README, "Student edition").
+student: setup
+	$(BIN)/python tools/student_edition.py --out student
+
 clean:
-	rm -rf $(VENV) data/torchvision notebooks/results/fast notebooks/results/local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) student data/torchvision notebooks/results/fast notebooks/results/local .pytest_cache .mypy_cache .ruff_cache

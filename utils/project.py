@@ -676,6 +676,22 @@ def predict_folder(
     return files.assign(predicted=[class_names[i] for i in predicted.tolist()], confidence=confidence.numpy().round(4))
 
 
+def inverse_frequency_weights(targets: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Loss weights ``N / (C * n_c)`` for integer ``targets`` (N,), so that every class weighs the same in total.
+
+    For ``nn.CrossEntropyLoss(weight=...)``: a class of average size gets 1, a rare class more. A class
+    with no example would get an infinite weight, so it is refused with the class named.
+    """
+    if not isinstance(targets, torch.Tensor) or targets.ndim != 1 or targets.is_floating_point() or not len(targets):
+        raise ValueError("targets must be a non-empty 1-D tensor of integer class ids")
+    if int(targets.min()) < 0 or int(targets.max()) >= num_classes:
+        raise ValueError(f"targets must lie in 0..{num_classes - 1}, got {int(targets.min())}..{int(targets.max())}")
+    counts = torch.bincount(targets, minlength=num_classes)
+    if bool((counts == 0).any()):
+        raise ValueError(f"class {int((counts == 0).nonzero()[0])} has no example: its weight would be infinite")
+    return len(targets) / (num_classes * counts.to(torch.float32))
+
+
 def wilson_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
     """The Wilson score interval for an accuracy of ``correct`` out of ``total`` (Wilson, 1927).
 
