@@ -61,7 +61,9 @@ def test_the_unbiased_variance_is_caught():
         return (x - x.mean(dim=(0, 2, 3), keepdim=True)) / torch.sqrt(x.var(dim=(0, 2, 3), keepdim=True) + eps)
 
     result = week01.check_standardize_channels(unbiased)
-    assert result.status == "failed" and "different means and scales, 5 x 5: 599 of 600 values are wrong" in result.message
+    assert (
+        result.status == "failed" and "different means and scales, 5 x 5: 599 of 600 values are wrong" in result.message
+    )
 
 
 def test_per_image_statistics_are_caught():
@@ -86,7 +88,10 @@ def test_eps_outside_the_square_root_is_caught_by_the_constant_channels_gradient
         return (x - x.mean(dim=(0, 2, 3), keepdim=True)) / (x.std(dim=(0, 2, 3), correction=0, keepdim=True) + eps)
 
     result = week01.check_standardize_channels(eps_outside)
-    assert result.status == "failed" and "channel 1 is constant (it should become 0, not NaN), the gradient" in result.message
+    assert (
+        result.status == "failed"
+        and "channel 1 is constant (it should become 0, not NaN), the gradient" in result.message
+    )
 
 
 def test_no_eps_is_caught_on_the_constant_channel():
@@ -94,7 +99,9 @@ def test_no_eps_is_caught_on_the_constant_channel():
         return (x - x.mean(dim=(0, 2, 3), keepdim=True)) / x.std(dim=(0, 2, 3), correction=0, keepdim=True)
 
     result = week01.check_standardize_channels(no_eps)
-    assert result.status == "failed" and "channel 1 is constant" in result.message and "NaN or infinity" in result.message
+    assert (
+        result.status == "failed" and "channel 1 is constant" in result.message and "NaN or infinity" in result.message
+    )
 
 
 def test_a_detached_result_is_caught():

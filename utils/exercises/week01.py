@@ -26,7 +26,10 @@ def _separable_cases() -> list[Case]:
             "2 images, 3 channels, 9 x 11, a 3-tap column and a 5-tap row",
             (random_tensor(2, 3, 9, 11, seed=1), random_tensor(3, seed=2), random_tensor(5, seed=3)),
         ),
-        Case("one image, 1 channel, 8 x 8, the 5-tap binomial (Gaussian-like) blur", (random_tensor(1, 1, 8, 8, seed=4), gaussian, gaussian)),
+        Case(
+            "one image, 1 channel, 8 x 8, the 5-tap binomial (Gaussian-like) blur",
+            (random_tensor(1, 1, 8, 8, seed=4), gaussian, gaussian),
+        ),
         Case(
             "2 images, 1 channel, 7 x 10, Sobel x (smooth down the column, difference along the row)",
             (random_tensor(2, 1, 7, 10, seed=5), sobel_smooth, sobel_difference),
@@ -79,13 +82,21 @@ def _standardize_cases() -> list[Case]:
     tiny = random_tensor(6, 2, 4, 4, seed=24) * torch.tensor([1.0, 1e-3], dtype=torch.float64).view(1, 2, 1, 1)
     mnist_like = (random_tensor(2, 1, 28, 28, seed=25) > 1.0).double() * random_tensor(2, 1, 28, 28, seed=26).abs()
     return [
-        Case("8 images, 3 channels of very different means and scales, 5 x 5", (random_tensor(8, 3, 5, 5, seed=21) * scales + offsets,)),
-        Case("one image, 2 channels, 4 x 6 (the statistics run over the pixels too)", (random_tensor(1, 2, 4, 6, seed=22),)),
+        Case(
+            "8 images, 3 channels of very different means and scales, 5 x 5",
+            (random_tensor(8, 3, 5, 5, seed=21) * scales + offsets,),
+        ),
+        Case(
+            "one image, 2 channels, 4 x 6 (the statistics run over the pixels too)",
+            (random_tensor(1, 2, 4, 6, seed=22),),
+        ),
         Case("4 images whose channel 1 is constant (it should become 0, not NaN)", (constant,)),
         Case("6 images whose channel 1 has a standard deviation near 0.001 (eps matters)", (tiny,)),
         Case("2 MNIST-like images: mostly 0, some ink, 28 x 28", (mnist_like,)),
         Case("3 images, 2 channels, with eps = 0.1", (random_tensor(3, 2, 4, 4, seed=27),), {"eps": 0.1}),
-        Case("float32 input (the result should stay float32)", (random_tensor(4, 3, 6, 6, seed=28, dtype=torch.float32),)),
+        Case(
+            "float32 input (the result should stay float32)", (random_tensor(4, 3, 6, 6, seed=28, dtype=torch.float32),)
+        ),
     ]
 
 

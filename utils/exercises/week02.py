@@ -8,8 +8,17 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from utils.exercises import Case, CheckResult, call, check_function, check_gradcheck, compare_gradients, expect_close
-from utils.exercises import random_tensor, report
+from utils.exercises import (
+    Case,
+    CheckResult,
+    call,
+    check_function,
+    check_gradcheck,
+    compare_gradients,
+    expect_close,
+    random_tensor,
+    report,
+)
 
 
 def reference_max_pool(x: torch.Tensor, kernel_size: int, stride: int) -> torch.Tensor:
@@ -20,12 +29,28 @@ def reference_max_pool(x: torch.Tensor, kernel_size: int, stride: int) -> torch.
 def _max_pool_cases() -> list[Case]:
     return [
         Case("2 images, 3 channels, 8 x 8, kernel 2, stride 2", (random_tensor(2, 3, 8, 8, seed=1), 2, 2)),
-        Case("one image, 1 channel, 7 x 9, kernel 3, stride 2 (overlapping windows)", (random_tensor(1, 1, 7, 9, seed=2), 3, 2)),
-        Case("2 images, 2 channels, 9 x 7, kernel 2, stride 3 (stride > kernel: pixels skipped)", (random_tensor(2, 2, 9, 7, seed=3), 2, 3)),
-        Case("3 images, 4 channels, 5 x 5, kernel 2, stride 2 (the last row and column are dropped)", (random_tensor(3, 4, 5, 5, seed=4), 2, 2)),
-        Case("2 images, 3 channels, 6 x 6, all values negative", (-(random_tensor(2, 3, 6, 6, seed=5).abs()) - 1, 3, 3)),
-        Case("one image, 2 channels, 4 x 6, kernel 1, stride 1 (the identity)", (random_tensor(1, 2, 4, 6, seed=6), 1, 1)),
-        Case("float32 input (the result should stay float32)", (random_tensor(2, 3, 8, 8, seed=7, dtype=torch.float32), 2, 2)),
+        Case(
+            "one image, 1 channel, 7 x 9, kernel 3, stride 2 (overlapping windows)",
+            (random_tensor(1, 1, 7, 9, seed=2), 3, 2),
+        ),
+        Case(
+            "2 images, 2 channels, 9 x 7, kernel 2, stride 3 (stride > kernel: pixels skipped)",
+            (random_tensor(2, 2, 9, 7, seed=3), 2, 3),
+        ),
+        Case(
+            "3 images, 4 channels, 5 x 5, kernel 2, stride 2 (the last row and column are dropped)",
+            (random_tensor(3, 4, 5, 5, seed=4), 2, 2),
+        ),
+        Case(
+            "2 images, 3 channels, 6 x 6, all values negative", (-(random_tensor(2, 3, 6, 6, seed=5).abs()) - 1, 3, 3)
+        ),
+        Case(
+            "one image, 2 channels, 4 x 6, kernel 1, stride 1 (the identity)", (random_tensor(1, 2, 4, 6, seed=6), 1, 1)
+        ),
+        Case(
+            "float32 input (the result should stay float32)",
+            (random_tensor(2, 3, 8, 8, seed=7, dtype=torch.float32), 2, 2),
+        ),
     ]
 
 
@@ -45,7 +70,9 @@ def check_max_pool(student: Callable[[torch.Tensor, int, int], torch.Tensor]) ->
     )
 
 
-def reference_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, stride: int, padding: int) -> torch.Tensor:
+def reference_conv2d(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, stride: int, padding: int
+) -> torch.Tensor:
     """PyTorch's convolution layer (the reference for the forward pass and, through autograd, the gradients)."""
     return F.conv2d(x, weight, bias, stride=stride, padding=padding)
 
@@ -55,7 +82,13 @@ def _conv_cases() -> list[Case]:
         ("2 images, 3 -> 4 channels, 6 x 6, kernel 3, stride 1, padding 0", (2, 3, 6, 6), (4, 3, 3, 3), 1, 0),
         ("2 images, 2 -> 3 channels, 7 x 9, kernel 3, stride 2, padding 1", (2, 2, 7, 9), (3, 2, 3, 3), 2, 1),
         ("one image, 3 -> 2 channels, 8 x 8, kernel 5, stride 1, padding 2", (1, 3, 8, 8), (2, 3, 5, 5), 1, 2),
-        ("2 images, 2 -> 2 channels, 8 x 7, kernel 2, stride 3 (stride > kernel: pixels unused)", (2, 2, 8, 7), (2, 2, 2, 2), 3, 0),
+        (
+            "2 images, 2 -> 2 channels, 8 x 7, kernel 2, stride 3 (stride > kernel: pixels unused)",
+            (2, 2, 8, 7),
+            (2, 2, 2, 2),
+            3,
+            0,
+        ),
         ("one image, 1 -> 5 channels, 6 x 5, kernel 2 x 3, stride 2, padding 1", (1, 1, 6, 5), (5, 1, 2, 3), 2, 1),
     ]
     cases = []
@@ -70,7 +103,9 @@ def _conv_cases() -> list[Case]:
 def _raise_if_backward_not_written(apply: Callable[..., torch.Tensor], case: Case) -> None:
     """Let the stub's NotImplementedError through (compare_gradients would report it as a failed backward)."""
     try:
-        apply(*(arg.detach().clone().requires_grad_(True) if isinstance(arg, torch.Tensor) else arg for arg in case.args)).sum().backward()
+        apply(
+            *(arg.detach().clone().requires_grad_(True) if isinstance(arg, torch.Tensor) else arg for arg in case.args)
+        ).sum().backward()
     except NotImplementedError:
         raise
     except Exception:  # noqa: BLE001, S110 - any other problem is described by the comparisons that follow
@@ -94,7 +129,9 @@ def check_conv2d_backward(student: Any) -> CheckResult:
         for case in cases:
             expect_close(call(apply, case), reference_conv2d(*case.args), f"on {case.description}, the forward pass")
             compare_gradients(apply, reference_conv2d, case, (0, 1, 2), atol=1e-6)
-        small = tuple(random_tensor(*shape, seed=90 + i, grad=True) for i, shape in enumerate([(1, 2, 5, 5), (3, 2, 3, 3), (3,)]))
+        small = tuple(
+            random_tensor(*shape, seed=90 + i, grad=True) for i, shape in enumerate([(1, 2, 5, 5), (3, 2, 3, 3), (3,)])
+        )
         check_gradcheck("a 1 x 2 x 5 x 5 input, stride 2, padding 1", lambda x, w, b: apply(x, w, b, 2, 1), small)
         return (
             f"forward and the gradients for x, weight and bias match F.conv2d on all {len(cases)} cases "

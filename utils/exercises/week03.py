@@ -32,7 +32,9 @@ SGD_RUNS = [
 ]
 
 
-def reference_sgd(start: torch.Tensor, gradients: list[torch.Tensor], run: SGDRun) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def reference_sgd(
+    start: torch.Tensor, gradients: list[torch.Tensor], run: SGDRun
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(parameter, velocity) after each step of ``torch.optim.SGD`` (velocity: its momentum buffer)."""
     parameter = torch.nn.Parameter(start.clone())
     optimizer = torch.optim.SGD([parameter], lr=run.lr, momentum=run.momentum, weight_decay=run.weight_decay)
@@ -62,7 +64,10 @@ def check_sgd_step(student: Callable[..., tuple[torch.Tensor, torch.Tensor]]) ->
             for step, (gradient, (expected_parameter, expected_velocity)) in enumerate(
                 zip(gradients, reference_sgd(start, gradients, run), strict=True), start=1
             ):
-                case = Case(f"{run.description}, step {step}", (parameter, gradient, velocity, run.lr, run.momentum, run.weight_decay))
+                case = Case(
+                    f"{run.description}, step {step}",
+                    (parameter, gradient, velocity, run.lr, run.momentum, run.weight_decay),
+                )
                 answer = call(student, case)
                 if not isinstance(answer, tuple) or len(answer) != 2:
                     raise CheckFailed(f"on {case.description}: return a tuple (new_parameter, new_velocity)")
