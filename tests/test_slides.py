@@ -42,7 +42,8 @@ def remote(url: str) -> bool:
 
 def test_one_slide_per_section(soup):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    sections = [c.source.splitlines()[0][3:] for c in notebook.cells[1:] if c.source.startswith("## ")]
+    lines = [line for c in notebook.cells[1:] if c.cell_type == "markdown" for line in c.source.splitlines()]
+    sections = [line[3:] for line in lines if line.startswith("## ")]
     slides = soup.select("div.slides > section")
     assert len(slides) == 1 + len(sections), "a title slide and one slide per ## section"
     for slide, title in zip(slides[1:], sections, strict=True):
@@ -75,6 +76,12 @@ def test_local_assets_exist(deck, soup):
     assert {"reveal.js/dist/reveal.js", "reveal.js/dist/reveal.css", "reveal.js/plugin/notes/notes.js"} <= set(local)
     missing = [url for url in local if not (deck.parent / urlsplit(url).path).is_file()]
     assert missing == []
+
+
+def test_cells_split_at_headings():
+    source = "Intro.\n\n## 2. Next\nText.\n```\n## not a heading\n```\n### 2.1 Sub"
+    expected = ["Intro.", "## 2. Next\nText.\n```\n## not a heading\n```", "### 2.1 Sub"]
+    assert build_slides.split_source(source) == expected
 
 
 def test_slide_types_from_headings_and_metadata():

@@ -4,8 +4,8 @@
 
 Slide types are decided here, at build time, on a copy of each notebook (the committed notebooks are
 not changed):
-- a markdown cell that starts with ``## `` starts a slide, one with ``### `` a sub-slide (reveal.js's
-  vertical slides); the notebook's first cell starts the first slide;
+- a ``## `` heading starts a slide, a ``### `` heading a sub-slide (reveal.js's vertical slides): a
+  markdown cell is split before each such heading; the notebook's first cell is the title slide;
 - the cells after a heading fill that slide until its estimated height (text lines, code lines and
   figure heights) passes ``SLIDE_LINES``; the next cell then starts a sub-slide;
 - a code cell longer than ``FOLD_LINES`` lines, and every ``solution`` cell, is folded: its code sits
@@ -114,6 +114,40 @@ def offline_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return notebook
 
 
+def split_source(source: str) -> list[str]:
+    """Markdown split before each ``##`` or ``###`` heading line (headings inside code fences stay)."""
+    parts: list[list[str]] = [[]]
+    fenced = False
+    for line in source.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if not fenced and re.match(r"#{2,3} ", line) and any(part.strip() for part in parts[-1]):
+            parts.append([])
+        parts[-1].append(line)
+    return ["\n".join(part).strip("\n") for part in parts]
+
+
+def split_at_headings(notebook: nbformat.NotebookNode) -> None:
+    """Split every markdown cell but the title cell at its ``##``/``###`` headings, so each starts a slide.
+
+    The first part keeps the cell's metadata (an instructor's slide type included); the others get none.
+    """
+    cells = notebook.cells[:1]
+    for cell in notebook.cells[1:]:
+        parts = split_source(cell.source) if cell.cell_type == "markdown" else [cell.source]
+        if len(parts) == 1:
+            cells.append(cell)
+            continue
+        cell.source = parts[0]
+        cells.append(cell)
+        for number, part in enumerate(parts[1:], start=1):
+            new = nbformat.v4.new_markdown_cell(part)
+            if "id" in cell:
+                new.id = f"{cell.id}-{number}"  # deterministic ids, not random ones
+            cells.append(new)
+    notebook.cells = cells
+
+
 def heading_level(cell: nbformat.NotebookNode) -> int:
     """1, 2 or 3 for a markdown cell that starts with ``#``, ``##`` or ``###``; 0 otherwise."""
     if cell.cell_type != "markdown":
@@ -191,6 +225,7 @@ def assign_slide_types(notebook: nbformat.NotebookNode) -> None:
 def deck_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The notebook as the deck shows it: offline, long code folded, every cell with a slide type."""
     deck = offline_notebook(notebook)
+    split_at_headings(deck)
     mark_folds(deck)
     assign_slide_types(deck)
     return deck
