@@ -93,20 +93,20 @@ def syllabus_weeks(syllabus: str) -> dict[str, str]:
 
 
 def site_markdown(markdown: str, pages: set[str]) -> str:
-    """README/colab_links markdown for the site: notebook links to their pages, local badge, other
-    relative links to the file on GitHub."""
+    """README/colab_links markdown for the site: notebook links to their pages, the local badge, links to
+    other files of the repository to GitHub."""
     markdown = markdown.replace(COLAB_BADGE_URL, LOCAL_BADGE)
 
     def link(match: re.Match[str]) -> str:
-        target = match.group(1)
-        if re.match(r"[a-z]+:|#", target) or target == LOCAL_BADGE:
-            return match.group(0)
+        image, target = match.group(1), match.group(2)
         name = target.removeprefix("notebooks/")
         if name in pages:
             return f"]({name})"
-        return f"](https://github.com/{GITHUB_SLUG}/blob/{GITHUB_BRANCH}/{target})"
+        if not image and not re.match(r"[a-z]+:|#", target) and (ROOT / target).exists():
+            return f"](https://github.com/{GITHUB_SLUG}/blob/{GITHUB_BRANCH}/{target})"
+        return match.group(0)  # a web address, an anchor, the local badge; anything else is left to fail
 
-    return re.sub(r"\]\(([^)\s]+)\)", link, markdown)
+    return re.sub(r"(!\[[^\]]*)?\]\(([^)\s]+)\)", link, markdown)
 
 
 def term_variants(english: str) -> list[str]:
