@@ -11,7 +11,7 @@ TORCH  ?=
 LAB_ARGS ?=
 PINNED_TORCH := $(shell grep -E '^torch(vision)?==' constraints.txt)
 
-.PHONY: setup dev-setup lab lint test notebooks colab-links student clean
+.PHONY: setup dev-setup lab lint test notebooks colab-links student slides site browser clean
 
 # Create .venv and install requirements.txt with the tested torch/torchvision builds (constraints.txt),
 # showing pip's progress; redone only when those files change (make clean first to switch TORCH builds).
@@ -46,7 +46,7 @@ lint: dev-setup
 
 # The whole test suite in fast mode, after lint: utils unit tests, hygiene checks, every notebook through
 # nbval. pytest's exit code 5 ("no tests collected") is turned into a failure.
-test: lint
+test: lint browser
 	COURSE_FAST=1 $(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; \
 	exit $$status
@@ -65,6 +65,27 @@ colab-links: dev-setup
 # worked solutions are removed, Colab links point to the `student` branch (README, "Student edition").
 student: setup
 	$(BIN)/python tools/student_edition.py --out student
+
+# Every notebook as a reveal.js deck in build/slides/ (reveal.js and MathJax copied beside them: no network
+# when the decks are shown). Open build/slides/week01_introduction.slides.html in a browser.
+slides: dev-setup
+	$(BIN)/python tools/build_slides.py
+
+# The course website in build/site/ (mkdocs + mkdocs-jupyter, from the committed notebooks and their outputs;
+# nothing is executed and nothing is fetched). Open build/site/index.html, or serve it:
+# $(BIN)/python -m http.server -d build/site
+site: dev-setup
+	$(BIN)/python tools/build_site.py
+
+# Headless Chromium and its driver (Debian's chromium + chromium-driver) for the browser test of the site:
+# installed with apt-get where they are missing and this is root on a machine with apt-get; otherwise the
+# test skips and says why.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing chromium and chromium-driver with apt-get for the browser test (tests/test_site.py)."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	else echo "Chromium is missing and cannot be installed here (needs root and apt-get): tests/test_site.py will skip its browser check."; fi
 
 clean:
 	rm -rf $(VENV) student data/torchvision notebooks/results/fast notebooks/results/local .pytest_cache .mypy_cache .ruff_cache
