@@ -47,6 +47,9 @@ class CheckResult:
     def __bool__(self) -> bool:
         return self.status == "passed"
 
+    def _ipython_display_(self) -> None:
+        """Show nothing in a notebook: the checker has printed its verdict already."""
+
 
 class CheckFailed(Exception):
     """Raised inside a checker to stop at the first problem; the message says what is wrong."""
