@@ -24,15 +24,6 @@ from tools.student_edition import CHECKER_TAG, SOLUTION_TAG, solution_source, st
 PREAMBLE = "import math\nimport numpy as np\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nimport utils\n"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("week*.ipynb"))
 
-# Notebooks whose coding exercises and time estimates are written (branch exercises-awaiting-full-run) but not
-# yet on main: a committed notebook must carry a clean full run, and these five take 8-12 minutes each.
-# The tests that need the exercises are expected to fail for them (strict xfail): remove a name here when
-# its notebook lands with a full run, and the test must then pass.
-AWAITING_FULL_RUN = frozenset(
-    {"week03_training_tuning", "week04_object_detection", "week06_cnn_architectures", "week08_advanced_topics",
-     "week09_modern_topics"}
-)
-
 
 @dataclass(frozen=True)
 class Exercise:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from exercise_cells import AWAITING_FULL_RUN, NOTEBOOKS, exercises, run_checker
+from exercise_cells import NOTEBOOKS, exercises, run_checker
 
 from tools.student_edition import (
     CHECKER_TAG,
@@ -138,16 +138,7 @@ def test_the_editions_differ_only_in_solutions_checkers_and_solution_details(edi
             assert theirs == mine, where
 
 
-@pytest.mark.parametrize(
-    "notebook",
-    [
-        pytest.param(path, marks=pytest.mark.xfail(strict=True, reason="exercises await a full re-run"))
-        if path.stem in AWAITING_FULL_RUN
-        else path
-        for path in NOTEBOOKS
-    ],
-    ids=lambda path: path.stem,
-)
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
 def test_every_notebook_has_at_least_two_coding_exercises(notebook):
     assert len(exercises(notebook)) >= 2, f"{notebook.name} has {len(exercises(notebook))} coding exercises"
 
