@@ -3,12 +3,14 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from gpu_simulation import simulated_gpu
 
 from utils.exercises import (
     Case,
     CheckFailed,
     call,
     check_function,
+    compare_gradients,
     check_gradcheck,
     expect_close,
     finite_number,
@@ -119,3 +121,19 @@ def test_unknown_attributes_are_refused():
 
     with pytest.raises(AttributeError, match="no attribute 'weekly'"):
         utils.exercises.weekly  # noqa: B018
+
+
+def _scaled_sum(x, y):
+    return 2 * x + y
+
+
+def test_an_input_the_output_ignores_is_named_in_the_failure():
+    case = Case("two inputs", (random_tensor(3, seed=40, grad=True), random_tensor(3, seed=41, grad=True)))
+    with pytest.raises(CheckFailed, match="no gradient reaches y: your output does not depend on it"):
+        compare_gradients(lambda x, y: 2 * x + y.detach(), _scaled_sum, case, (0, 1), atol=1e-8, names=("x", "y"))
+
+
+def test_gradients_are_compared_on_the_inputs_device():
+    with simulated_gpu():
+        x, y = (random_tensor(3, seed=seed).to("cuda").requires_grad_(True) for seed in (42, 43))
+        compare_gradients(_scaled_sum, _scaled_sum, Case("on the GPU", (x, y)), (0, 1), atol=1e-8)

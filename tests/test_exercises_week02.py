@@ -115,10 +115,7 @@ def test_a_missing_input_gradient_is_caught():
         return None, grad_weight, grad_bias, *rest
 
     result = week02.check_conv2d_backward(_backward_with(none_for_x))
-    assert (
-        result.status == "failed"
-        and "the gradient with respect to argument 1: 216 of 216 values are wrong" in result.message
-    )
+    assert result.status == "failed" and "no gradient reaches argument 1" in result.message, result.message
 
 
 def test_a_broken_forward_pass_is_caught_before_the_gradients():

@@ -87,7 +87,7 @@ def test_the_reference_solutions_pass():
         (_kernel_not_flipped, "kernel NOT flipped"),
         (_zeros_after_the_last_pixel, "none after the last pixel"),
         (_padding_ignored, "kernel_size - 1 - padding"),
-        (_detached, "does not depend on x"),
+        (_detached, "no gradient reaches x"),
         (_float32_zeros, "the dtype should be torch.float64"),
         (_the_built_in, "your code calls F.conv_transpose2d"),
     ],

@@ -167,14 +167,23 @@ def check_function(
 
 
 def compare_gradients(
-    student: Callable[..., Any], reference: Callable[..., Any], case: Case, positions: Sequence[int], atol: float
+    student: Callable[..., Any],
+    reference: Callable[..., Any],
+    case: Case,
+    positions: Sequence[int],
+    atol: float,
+    names: Sequence[str] | None = None,
 ) -> None:
-    """Backpropagate the same random weighting of both outputs; the inputs' gradients must agree."""
+    """Backpropagate the same random weighting of both outputs; the inputs' gradients must agree.
+
+    ``names`` (one per position, e.g. ``("x", "weight")``) are how the messages call the arguments.
+    """
     inputs = [case.args[i] for i in positions]
+    labels = list(names) if names is not None else [f"argument {i + 1}" for i in positions]
     expected_output = reference(*case.args, **case.kwargs)
     weights = torch.randn(
         expected_output.shape, generator=torch.Generator().manual_seed(0), dtype=expected_output.dtype
-    )
+    ).to(expected_output.device)
     expected = torch.autograd.grad((expected_output * weights).sum(), inputs, allow_unused=True)
     fresh = [
         value.detach().clone().requires_grad_(True) if i in positions else value for i, value in enumerate(case.args)
@@ -191,12 +200,15 @@ def compare_gradients(
         raise
     except RuntimeError as error:
         raise CheckFailed(f"on {case.description}, backpropagation through your code failed: {error}") from None
-    for position, answer, wanted in zip(positions, answers, expected, strict=True):
+    for position, label, answer, wanted in zip(positions, labels, answers, expected, strict=True):
+        if answer is None and wanted is not None:
+            raise CheckFailed(
+                f"on {case.description}, no gradient reaches {label}: your output does not depend on it in the "
+                "autograd graph, or a backward pass returned None for it"
+            )
         wanted = torch.zeros_like(case.args[position]) if wanted is None else wanted
         answer = torch.zeros_like(case.args[position]) if answer is None else answer
-        expect_close(
-            answer, wanted, f"on {case.description}, the gradient with respect to argument {position + 1}", atol
-        )
+        expect_close(answer, wanted, f"on {case.description}, the gradient with respect to {label}", atol)
 
 
 def check_gradcheck(description: str, function: Callable[..., Any], inputs: tuple[torch.Tensor, ...]) -> None:

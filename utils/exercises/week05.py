@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from utils.exercises import Case, CheckFailed, CheckResult, call, expect_close, random_tensor, report
+from utils.exercises import Case, CheckFailed, CheckResult, call, compare_gradients, expect_close, random_tensor, report
 from utils.segmentation import mean_iou, segmentation_confusion_matrix
 
 # ------------------------------------------------------------------------- transposed convolution via conv2d
@@ -83,33 +83,6 @@ def _explain_transposed(answer: Any, case: Case) -> None:
         )
 
 
-def _compare_gradients(student: Callable[..., Any], case: Case) -> None:
-    """Backpropagate one random weighting of both outputs; the gradients for x and weight must agree.
-
-    (Written here because ``utils.exercises.compare_gradients`` hands the student detached copies.)
-    """
-    x, weight, stride, padding = case.args
-    expected_output = _reference_transposed(x, weight, stride, padding)
-    weights = torch.randn(expected_output.shape, generator=torch.Generator().manual_seed(0), dtype=x.dtype)
-    expected = torch.autograd.grad((expected_output * weights).sum(), (x, weight))
-    x2, weight2 = x.detach().clone().requires_grad_(True), weight.detach().clone().requires_grad_(True)
-    try:
-        answer_output = student(x2, weight2, stride, padding)
-    except Exception as error:  # noqa: BLE001 - the forward pass already ran once in call(); report, don't raise
-        raise CheckFailed(f"on {case.description}, your code raised {type(error).__name__}: {error}") from None
-    try:
-        answers = torch.autograd.grad((answer_output * weights).sum(), (x2, weight2), allow_unused=True)
-    except RuntimeError as error:
-        raise CheckFailed(
-            f"on {case.description}, your output is not connected to x and weight in the autograd graph "
-            f"(did you use .detach(), .item(), .numpy() or torch.no_grad()?): {str(error).splitlines()[0]}"
-        ) from None
-    for name, answer, wanted in zip(("x", "weight"), answers, expected, strict=True):
-        if answer is None:
-            raise CheckFailed(f"on {case.description}, your output does not depend on {name} in the autograd graph")
-        expect_close(answer, wanted, f"on {case.description}, the gradient with respect to {name}", atol=1e-8)
-
-
 def check_conv_transpose_via_conv(student: Callable[..., Any]) -> CheckResult:
     """Compare ``student(x, weight, stride, padding)`` with ``F.conv_transpose2d``, values and gradients."""
     cases = transposed_cases()
@@ -123,7 +96,7 @@ def check_conv_transpose_via_conv(student: Callable[..., Any]) -> CheckResult:
             answer = call(guarded, case)
             _explain_transposed(answer, case)
             expect_close(answer, _reference_transposed(*case.args), f"on {case.description}", atol=1e-8)
-            _compare_gradients(guarded, case)
+            compare_gradients(guarded, _reference_transposed, case, (0, 1), atol=1e-8, names=("x", "weight"))
         return (
             f"outputs and gradients (input and kernel) equal F.conv_transpose2d on all {len(cases)} cases "
             "(strides 1, 2, 3; kernels 2, 3, 4; padding 0 and 1; non-square; one pixel)."
