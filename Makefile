@@ -88,4 +88,4 @@ browser:
 	else echo "Chromium is missing and cannot be installed here (needs root and apt-get): tests/test_site.py will skip its browser check."; fi
 
 clean:
-	rm -rf $(VENV) student data/torchvision notebooks/results/fast notebooks/results/local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) student build data/torchvision notebooks/results/fast notebooks/results/local .pytest_cache .mypy_cache .ruff_cache

@@ -2,8 +2,9 @@
 
 The browser part serves the site on 127.0.0.1 (a thread running http.server), loads the home page and
 week 13's notebook page in Debian's chromium through its chromedriver (selenium, given the driver's path,
-downloads nothing), and checks that no image is broken and that every same-site link resolves. It saves
-screenshots under build/screenshots/ for review. `make test` installs Chromium first (`make browser`).
+downloads nothing), and checks that no image is broken and that every same-site link resolves; it also
+opens week 13's slide deck from the site and checks that reveal.js starts. It saves screenshots under
+build/screenshots/ for review. `make test` installs Chromium first (`make browser`).
 """
 
 import functools
@@ -29,6 +30,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = ROOT / "build" / "screenshots"
 NOTEBOOK_PAGE = "week13_course_summary.html"
+DECK_PAGE = "slides/week13_course_summary.slides.html"
+REVEAL_READY = "return Boolean(window.Reveal && Reveal.isReady && Reveal.isReady())"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -93,7 +96,9 @@ def browser():
 def test_pages(site):
     pages = {page.name for page in site.glob("*.html")}
     notebooks = {f"{path.stem}.html" for path in (ROOT / "notebooks").glob("week*.ipynb")}
-    assert {"index.html", "glossary.html", "results.html", "colab.html"} | notebooks <= pages
+    assert {"index.html", "glossary.html", "results.html", "colab.html", "slides.html"} | notebooks <= pages
+    decks = {deck.name for deck in (site / "slides").glob("*.slides.html")}
+    assert decks == {name.replace(".html", ".slides.html") for name in notebooks}, "one deck per notebook"
     home = (site / "index.html").read_text(encoding="utf-8")
     assert "Syllabus" in home and all(name in home for name in notebooks), "the syllabus links every notebook"
     notebook = (site / NOTEBOOK_PAGE).read_text(encoding="utf-8")
@@ -103,9 +108,9 @@ def test_pages(site):
 
 
 def test_no_remote_asset(site):
-    """No page loads a script, stylesheet, font or image from another host (links to papers are fine)."""
+    """No page or deck loads a script, stylesheet, font or image from another host (links to papers are fine)."""
     remote = []
-    for page in site.glob("*.html"):
+    for page in [*site.glob("*.html"), *(site / "slides").glob("*.html")]:
         html = page.read_text(encoding="utf-8")
         remote += [f"{page.name}: {m.group(0)[:80]}" for m in REMOTE_ASSET.finditer(html)]
         remote += [f"{page.name}: {m.group(0)}" for m in REMOTE_CSS.finditer(html)]
@@ -142,7 +147,7 @@ def broken_links(links: set[str]) -> list[str]:
     return broken
 
 
-@pytest.mark.parametrize("page", ["index.html", NOTEBOOK_PAGE])
+@pytest.mark.parametrize("page", ["index.html", NOTEBOOK_PAGE, "slides.html"])
 def test_page_in_browser(browser, server, page):
     browser.get(server + page)
     wait_for_images(browser)
@@ -155,3 +160,17 @@ def test_page_in_browser(browser, server, page):
     assert broken_links(links) == []
     if page == NOTEBOOK_PAGE:
         assert browser.execute_script("return Boolean(window.MathJax && window.MathJax.Hub)"), "local MathJax loaded"
+
+
+def test_deck_from_site_in_browser(browser, server):
+    """A deck linked from the slides page starts reveal.js from the site's own files and shows its figures."""
+    browser.get(server + DECK_PAGE)
+    deadline = time.monotonic() + 10
+    while not browser.execute_script(REVEAL_READY) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    wait_for_images(browser)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / f"site_{Path(DECK_PAGE).stem}.png"))
+    assert browser.execute_script(REVEAL_READY), "reveal.js started"
+    assert browser.execute_script("return Reveal.getTotalSlides()") > 5, "the deck has its section slides"
+    assert browser.execute_script(BROKEN_IMAGES) == []

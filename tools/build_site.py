@@ -3,10 +3,11 @@
     python tools/build_site.py [--out build/site]
 
 mkdocs with mkdocs-jupyter renders each notebook with its committed outputs (nothing is executed) next
-to four pages made from the repository's own text: the home page (README's introduction and syllabus),
+to five pages made from the repository's own text: the home page (README's introduction and syllabus),
 the glossary (README's glossary, with the week whose notebook first uses each term), the expected
-results (README's generated table) and the Colab links (colab_links.md). The mkdocs project is written
-into ``build/site_src/`` (config included), so nothing committed is rewritten.
+results (README's generated table), the Colab links (colab_links.md) and the lecture slides (one reveal.js
+deck per notebook, built by tools/build_slides.py into ``slides/``). The mkdocs project is written into
+``build/site_src/`` (config included), so nothing committed is rewritten.
 
 Offline: the Material theme runs with its Google fonts off, MathJax 2 (jupyter-server-mathjax) and the
 Colab badge (tools/site/colab-badge.svg) are copied into the site, notebook widget state (it loads a
@@ -39,6 +40,7 @@ from build_slides import (  # noqa: E402
     SITE_ASSETS,
     TEMPLATE_DIR,
     TEMPLATE_NAME,
+    build_deck,
     mathjax_source,
     offline_notebook,
 )
@@ -61,6 +63,7 @@ ALIASES = {
     "pretrained model": ["pretrained"],
     "backpropagation": ["backward pass"],
 }
+SLIDES_DIR = "slides"
 MAIN_HTML = """{% extends "base.html" %}
 {% block extrahead %}
 <script>
@@ -168,7 +171,7 @@ def pages_markdown(notebooks: list[Path]) -> dict[str, str]:
         syllabus,
         "",
         "Also here: the [glossary](glossary.md), the [expected results](results.md) of the last full runs and",
-        "the [Open-in-Colab links](colab.md) with run times. Lecture slides: `make slides` (see the README).",
+        "the [Open-in-Colab links](colab.md) with run times, and the [lecture slides](slides.md) of every week.",
     ]
     colab = COLAB_LINKS.read_text(encoding="utf-8")
     results = "# Expected results\n\n" + readme_section("Expected results")
@@ -177,7 +180,25 @@ def pages_markdown(notebooks: list[Path]) -> dict[str, str]:
         "glossary.md": site_markdown(glossary_page(texts, weeks), pages),
         "results.md": site_markdown(results + "\n", pages),
         "colab.md": site_markdown(colab, pages),
+        "slides.md": slides_page(notebooks),
     }
+
+
+def slides_page(notebooks: list[Path]) -> str:
+    """The page that links each notebook's slide deck (``slides/<notebook>.slides.html``)."""
+    lines = [
+        "# Lecture slides",
+        "",
+        "One reveal.js deck per notebook, made from its sections and committed outputs (`make slides` builds the",
+        "same decks into `build/slides/`). Arrow keys move between slides; `Esc` shows them all; `S` opens the",
+        "speaker view; long code cells are folded (click to open).",
+        "",
+        "| Notebook | Slides |",
+        "|---|---|",
+    ]
+    for path in notebooks:
+        lines.append(f"| [{notebook_title(path)}]({path.name}) | [{path.stem}]({SLIDES_DIR}/{path.stem}.slides.html) |")
+    return "\n".join(lines) + "\n"
 
 
 def notebook_title(path: Path) -> str:
@@ -213,6 +234,7 @@ def mkdocs_config(notebooks: list[Path], site_dir: Path) -> dict:
             {"Glossary": "glossary.md"},
             {"Expected results": "results.md"},
             {"Open in Colab": "colab.md"},
+            {"Slides": "slides.md"},
         ],
     }
 
@@ -227,6 +249,7 @@ def write_project(notebooks: list[Path], project: Path, site_dir: Path) -> Path:
         (docs / name).write_text(text, encoding="utf-8")
     for path in notebooks:
         nbformat.write(offline_notebook(nbformat.read(path, as_version=4)), docs / path.name)
+        build_deck(path, docs / SLIDES_DIR)  # mkdocs copies it as a static file
     (docs / LOCAL_BADGE).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SITE_ASSETS / "colab-badge.svg", docs / LOCAL_BADGE)
     shutil.copytree(mathjax_source(), docs / MATHJAX_DIR)
