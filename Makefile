@@ -62,7 +62,7 @@ colab-links: dev-setup
 	$(BIN)/python tools/build_docs.py
 
 # The student edition in student/ (git-ignored): solutions become stubs that raise NotImplementedError,
-# worked solutions are removed, Colab links point to the `student` branch (README, "Student edition").
+# worked solutions are removed, Colab links point to the `student` branch (README, "Exercises and the student edition").
 student: setup
 	$(BIN)/python tools/student_edition.py --out student
 

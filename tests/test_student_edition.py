@@ -2,10 +2,13 @@
 
 For every notebook: the student edition differs from the instructor's only in solution cells (stubbed),
 checker cells (outputs cleared) and solution <details> blocks (removed); every reference solution passes
-its checker, and every stub raises NotImplementedError, which its checker reports as "not done yet".
+its checker, and every stub raises NotImplementedError, which its checker reports as "not done yet"; no
+cell after a solution but its checker uses what the solution defines, so a skipped exercise stops nothing.
 """
 
 from __future__ import annotations
+
+import ast
 
 import nbformat
 import pytest
@@ -155,3 +158,36 @@ def test_the_student_stub_raises_and_its_checker_says_not_done_yet(exercise):
     result, printed = run_checker(exercise, student_edition=True)
     assert result.status == "not implemented", printed
     assert printed.startswith("⏳") and "not done yet" in printed
+
+
+def defined_names(source: str) -> set[str]:
+    """The functions, classes and variables a cell defines at its top level."""
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {name.id for target in targets for name in ast.walk(target) if isinstance(name, ast.Name)}
+    return names
+
+
+def used_names(source: str) -> set[str]:
+    return {node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_a_student_who_skips_an_exercise_can_run_the_rest(notebook):
+    """What a solution cell defines is used only by checker cells, so a stub left as it is breaks nothing later."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    for number, cell in enumerate(cells):
+        if SOLUTION_TAG not in tags(cell):
+            continue
+        names = defined_names(cell.source)
+        for later_number, later in enumerate(cells[number + 1 :], start=number + 1):
+            if later.cell_type != "code" or CHECKER_TAG in tags(later) or SOLUTION_TAG in tags(later):
+                continue
+            assert not names & used_names(later.source), (
+                f"{notebook.name}: cell {later_number} uses {sorted(names & used_names(later.source))}, which the "
+                f"solution in cell {number} defines: a student's stub would stop the notebook there"
+            )

@@ -119,7 +119,7 @@ and run `make student` again). In each notebook the coding exercises' solutions 
 `NotImplementedError`, and the worked solutions are removed; everything else is the instructor's notebook,
 outputs included. Each exercise's checker cell tells you whether your code is right and gives a hint.
 
-Open in Colab, once published on the `{branch}` branch (see the course README, "Student edition"):
+Open in Colab, once published on the `{branch}` branch (see the course README, "Exercises and the student edition"):
 
 {links}
 """
