@@ -98,3 +98,38 @@ def test_slide_types_from_headings_and_metadata():
     assert types == ["slide", "slide", "-", "subslide", "skip", "subslide"]
     assert build_slides.FOLD_TAG in deck.cells[2].metadata.tags
     assert "slideshow" not in cells[1].metadata, "the notebook itself is not changed"
+
+
+def test_paragraphs_keep_code_maths_and_details_whole():
+    source = (
+        "One.\n\n```\na\n\nb\n```\n\n$$\nx\n\ny\n$$\n\n<details><summary>Hint</summary>\n\nText.\n</details>\n\nTwo."
+    )
+    assert build_slides.paragraphs(source) == [
+        "One.",
+        "```\na\n\nb\n```",
+        "$$\nx\n\ny\n$$",
+        "<details><summary>Hint</summary>\n\nText.\n</details>",
+        "Two.",
+    ]
+
+
+def test_a_markdown_cell_taller_than_a_slide_continues_on_sub_slides():
+    items = [f"{n}. item {n} " + "word " * 14 for n in range(1, 2 * build_slides.SLIDE_LINES)]
+    source = "## A long list\n\nIntro paragraph.\n\n" + "\n".join(items)
+    deck = build_slides.deck_notebook(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(source)]))
+    parts = [cell.source for cell in deck.cells]
+    assert len(parts) >= 3, "split into slides"
+    assert all(build_slides.markdown_lines(part) <= build_slides.SLIDE_LINES for part in parts)
+    assert [cell.metadata.slideshow.slide_type for cell in deck.cells] == ["slide"] + ["subslide"] * (len(parts) - 1)
+    assert "\n".join(parts).split() == source.split(), "no text lost or reordered; numbered items keep their numbers"
+
+
+@pytest.mark.parametrize("notebook", sorted(build_slides.NOTEBOOKS.glob("week*.ipynb")), ids=lambda path: path.stem)
+def test_no_markdown_runs_off_a_slide(notebook):
+    deck = build_slides.deck_notebook(nbformat.read(notebook, as_version=4))
+    tall = [
+        cell.source[:60]
+        for cell in deck.cells
+        if cell.cell_type == "markdown" and build_slides.markdown_lines(cell.source) > build_slides.SLIDE_LINES
+    ]
+    assert tall == [], "markdown estimated taller than a slide"

@@ -7,7 +7,8 @@ not changed):
 - a ``## `` heading starts a slide, a ``### `` heading a sub-slide (reveal.js's vertical slides): a
   markdown cell is split before each such heading; the notebook's first cell is the title slide;
 - the cells after a heading fill that slide until its estimated height (text lines, code lines and
-  figure heights) passes ``SLIDE_LINES``; the next cell then starts a sub-slide;
+  figure heights) passes ``SLIDE_LINES``; the next cell then starts a sub-slide; a markdown cell taller
+  than a slide is first split between its paragraphs, so its parts continue on sub-slides;
 - a code cell longer than ``FOLD_LINES`` lines, and every ``solution`` cell, is folded: its code sits
   in a ``<details>`` that opens on a click, its outputs (figures, tables) stay shown;
 - a cell that already carries ``metadata.slideshow.slide_type`` (slide, subslide, fragment, skip,
@@ -148,6 +149,85 @@ def split_at_headings(notebook: nbformat.NotebookNode) -> None:
     notebook.cells = cells
 
 
+def paragraphs(source: str) -> list[str]:
+    """Markdown split at its blank lines, keeping code fences, ``$$`` maths and ``<details>`` blocks whole."""
+    parts: list[list[str]] = [[]]
+    fenced = maths = False
+    details = 0
+    for line in source.splitlines():
+        if not line.strip() and not (fenced or maths or details) and any(part.strip() for part in parts[-1]):
+            parts.append([])
+            continue
+        parts[-1].append(line)
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if not fenced:
+            maths ^= line.count("$$") % 2 == 1
+            details += line.count("<details") - line.count("</details>")
+    return ["\n".join(part).strip("\n") for part in parts if any(line.strip() for line in part)]
+
+
+def markdown_lines(source: str) -> int:
+    """Estimated height of markdown text in slide lines: ~80 characters a line, headings twice as tall."""
+    lines = 0
+    for line in source.splitlines():
+        heading = re.match(r"\s*#{1,3} ", line) is not None
+        lines += max(1, math.ceil(len(line) / (40 if heading else 80))) * (2 if heading else 1)
+    return lines
+
+
+def list_items(paragraph: str) -> list[str]:
+    """A paragraph split before each top-level list item (``* ``, ``- ``, ``1. ``); other lines stay attached."""
+    items: list[list[str]] = [[]]
+    for line in paragraph.splitlines():
+        if re.match(r"(?:[*-]|\d+\.) ", line) and items[-1]:
+            items.append([])
+        items[-1].append(line)
+    return ["\n".join(item) for item in items]
+
+
+def slide_pieces(source: str) -> list[tuple[str, str]]:
+    """The markdown as (separator, piece) pairs small enough to move to another slide.
+
+    Pieces are paragraphs (separator a blank line); a paragraph taller than a slide, a long list
+    typically, is split further into its list items (separator a line break, so the list stays one list;
+    numbered items keep their own numbers).
+    """
+    pieces = []
+    for paragraph in paragraphs(source):
+        parts = list_items(paragraph) if markdown_lines(paragraph) > SLIDE_LINES else [paragraph]
+        pieces += [("\n\n" if number == 0 else "\n", part) for number, part in enumerate(parts)]
+    return pieces
+
+
+def split_tall_markdown(notebook: nbformat.NotebookNode) -> None:
+    """Split every markdown cell taller than a slide between paragraphs or list items, into parts that fit.
+
+    The parts after the first start sub-slides (``assign_slide_types``), so a long introduction or a
+    reference list reads over several slides instead of running off the bottom of one. A single piece
+    taller than a slide stays whole. The first part keeps the cell's metadata; the others get none.
+    """
+    cells = []
+    for cell in notebook.cells:
+        cells.append(cell)
+        if cell.cell_type != "markdown" or markdown_lines(cell.source) <= SLIDE_LINES:
+            continue
+        chunks = [""]
+        for separator, piece in slide_pieces(cell.source):
+            joined = chunks[-1] + separator + piece if chunks[-1] else piece
+            if chunks[-1] and markdown_lines(joined) > SLIDE_LINES:
+                chunks.append(piece)
+            else:
+                chunks[-1] = joined
+        cell.source = chunks[0]
+        for number, chunk in enumerate(chunks[1:], start=1):
+            new = nbformat.v4.new_markdown_cell(chunk)
+            if "id" in cell:
+                new.id = f"{cell.id}-part{number}"  # deterministic ids, not random ones
+            cells.append(new)
+    notebook.cells = cells
+
+
 def heading_level(cell: nbformat.NotebookNode) -> int:
     """1, 2 or 3 for a markdown cell that starts with ``#``, ``##`` or ``###``; 0 otherwise."""
     if cell.cell_type != "markdown":
@@ -182,7 +262,7 @@ def output_lines(output: nbformat.NotebookNode) -> int:
 def cell_lines(cell: nbformat.NotebookNode) -> int:
     """Estimated height of a cell on a slide, in text lines (a folded code cell counts one line)."""
     if cell.cell_type == "markdown":
-        return sum(max(1, math.ceil(len(line) / 80)) for line in cell.source.splitlines())
+        return markdown_lines(cell.source)
     if cell.cell_type != "code":
         return 0
     source_lines = len(cell.source.splitlines())
@@ -226,6 +306,7 @@ def deck_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The notebook as the deck shows it: offline, long code folded, every cell with a slide type."""
     deck = offline_notebook(notebook)
     split_at_headings(deck)
+    split_tall_markdown(deck)
     mark_folds(deck)
     assign_slide_types(deck)
     return deck
