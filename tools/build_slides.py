@@ -135,18 +135,20 @@ def split_at_headings(notebook: nbformat.NotebookNode) -> None:
     """
     cells = notebook.cells[:1]
     for cell in notebook.cells[1:]:
-        parts = split_source(cell.source) if cell.cell_type == "markdown" else [cell.source]
-        if len(parts) == 1:
-            cells.append(cell)
-            continue
-        cell.source = parts[0]
-        cells.append(cell)
-        for number, part in enumerate(parts[1:], start=1):
-            new = nbformat.v4.new_markdown_cell(part)
-            if "id" in cell:
-                new.id = f"{cell.id}-{number}"  # deterministic ids, not random ones
-            cells.append(new)
+        cells += split_cell(cell, split_source(cell.source)) if cell.cell_type == "markdown" else [cell]
     notebook.cells = cells
+
+
+def split_cell(cell: nbformat.NotebookNode, parts: list[str], id_infix: str = "") -> list[nbformat.NotebookNode]:
+    """A markdown cell as one cell per part: the first is the cell itself (its metadata kept), the others new."""
+    cell.source = parts[0]
+    cells = [cell]
+    for number, part in enumerate(parts[1:], start=1):
+        new = nbformat.v4.new_markdown_cell(part)
+        if "id" in cell:
+            new.id = f"{cell.id}-{id_infix}{number}"  # deterministic ids, not random ones
+        cells.append(new)
+    return cells
 
 
 def paragraphs(source: str) -> list[str]:
@@ -209,8 +211,8 @@ def split_tall_markdown(notebook: nbformat.NotebookNode) -> None:
     """
     cells = []
     for cell in notebook.cells:
-        cells.append(cell)
         if cell.cell_type != "markdown" or markdown_lines(cell.source) <= SLIDE_LINES:
+            cells.append(cell)
             continue
         chunks = [""]
         for separator, piece in slide_pieces(cell.source):
@@ -219,12 +221,7 @@ def split_tall_markdown(notebook: nbformat.NotebookNode) -> None:
                 chunks.append(piece)
             else:
                 chunks[-1] = joined
-        cell.source = chunks[0]
-        for number, chunk in enumerate(chunks[1:], start=1):
-            new = nbformat.v4.new_markdown_cell(chunk)
-            if "id" in cell:
-                new.id = f"{cell.id}-part{number}"  # deterministic ids, not random ones
-            cells.append(new)
+        cells += split_cell(cell, chunks, id_infix="part")
     notebook.cells = cells
 
 
